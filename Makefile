@@ -1,0 +1,46 @@
+# The two commands a newcomer needs:
+#   make render   -- set up and run `otelwire render` on the shipped example (no cluster)
+#   make test     -- the whole suite: lint, Go tests, unit + real-control-plane tests
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+EXAMPLE ?= manifests/examples/order-service.yaml
+
+.PHONY: all render install lint test pytest gotest controlplane crd clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+render: $(STAMP)
+	$(BIN)/otelwire render -f $(EXAMPLE)
+
+crd: $(STAMP)
+	$(BIN)/otelwire crd > crds/monitoredservices.otelwire.io.yaml
+
+lint: $(STAMP)
+	$(BIN)/ruff check operator tests bench
+	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/mypy --strict operator/
+
+controlplane:
+	tests/controlplane/build.sh
+
+gotest:
+	cd tools/otelvet && go test ./...
+
+pytest: $(STAMP) controlplane
+	$(BIN)/pytest
+
+test: lint gotest pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,279 @@
+"""From a Plan and a concrete pod (or template) to the minimal changes.
+
+One comparison, three outputs: :func:`apply` returns the changed object (render,
+patch mode), :func:`json_patch` the RFC 6902 operations a mutating webhook
+returns, and :attr:`Changes.conflicts` what the user's own settings kept from
+us.  The rules:
+
+* downward-API variables missing from a container are inserted at the *front*
+  of its env, so every later entry (ours and the user's) can reference them;
+  everything else is appended in plan order;
+* an entry the user already set wins unless ``overrideExisting``, and a
+  differing value is reported as a conflict;
+* a user's literal ``OTEL_RESOURCE_ATTRIBUTES`` is merged key by key, theirs
+  winning (ours with ``overrideExisting``), in place;
+* ``proxy.istio.io/config`` is merged, never replaced;
+* nothing already equal is touched, so applying twice changes nothing.
+
+The webhook's patch therefore holds only ``add`` operations unless the user
+asked for overriding or has a resource-attribute list to merge into.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from otelwire.plan import attributes
+from otelwire.plan.environment import DOWNWARD_NAMES, RESOURCE_ATTRIBUTES
+from otelwire.plan.plans import ISTIO_PROXY_CONFIG, EnvVar, Plan
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Something the user set that differs from the plan and was kept (or overridden)."""
+
+    where: str
+    name: str
+    theirs: str
+    ours: str
+    overridden: bool = False
+
+    def __str__(self) -> str:
+        verb = "replaced by" if self.overridden else "kept instead of"
+        return f"{self.where}: {self.name}={self.theirs!r} {verb} {self.ours!r}"
+
+
+@dataclass(frozen=True)
+class ContainerChanges:
+    index: int
+    init: bool
+    container: str
+    has_env: bool
+    prepend: tuple[EnvVar, ...] = ()
+    append: tuple[EnvVar, ...] = ()
+    replace: tuple[tuple[int, dict[str, Any]], ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.prepend or self.append or self.replace)
+
+    @property
+    def list_key(self) -> str:
+        return "initContainers" if self.init else "containers"
+
+
+@dataclass(frozen=True)
+class Changes:
+    containers: tuple[ContainerChanges, ...]
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    has_metadata: bool
+    has_labels: bool
+    has_annotations: bool
+    conflicts: tuple[Conflict, ...] = field(default=())
+
+    @property
+    def empty(self) -> bool:
+        return not self.labels and not self.annotations and all(c.empty for c in self.containers)
+
+
+def _describe(entry: Mapping[str, Any]) -> str:
+    if entry.get("valueFrom") is not None:
+        source = entry["valueFrom"]
+        kind = next(iter(source), "valueFrom") if isinstance(source, Mapping) else "valueFrom"
+        return f"<from {kind}>"
+    return str(entry.get("value") or "")
+
+
+def _container_changes(
+    index: int, container: Mapping[str, Any], init: bool, wanted: tuple[EnvVar, ...], override: bool
+) -> tuple[ContainerChanges, list[Conflict]]:
+    name = str(container.get("name", ""))
+    env = [e for e in container.get("env") or [] if isinstance(e, Mapping)]
+    positions = {str(e.get("name")): i for i, e in enumerate(env)}
+    prepend: list[EnvVar] = []
+    append: list[EnvVar] = []
+    replace: list[tuple[int, dict[str, Any]]] = []
+    conflicts: list[Conflict] = []
+    where = f"container {name}"
+    for var in wanted:
+        at = positions.get(var.name)
+        if at is None:
+            (prepend if var.name in DOWNWARD_NAMES else append).append(var)
+            continue
+        existing = env[at]
+        if var.same_as(existing):
+            continue
+        if var.name == RESOURCE_ATTRIBUTES and existing.get("valueFrom") is None:
+            merged, clashes = attributes.merge(str(existing.get("value") or ""), var.value or "", override)
+            for key in clashes:
+                theirs = dict(attributes.parse(str(existing.get("value") or "")))[key]
+                ours = dict(attributes.parse(var.value or ""))[key]
+                conflicts.append(Conflict(where, f"{RESOURCE_ATTRIBUTES}[{key}]", theirs, ours, override))
+            if merged != (existing.get("value") or ""):
+                replace.append((at, {"name": var.name, "value": merged}))
+            continue
+        conflicts.append(Conflict(where, var.name, _describe(existing), _describe(var.manifest()), override))
+        if override:
+            replace.append((at, var.manifest()))
+    changes = ContainerChanges(
+        index=index,
+        init=init,
+        container=name,
+        has_env="env" in container and container.get("env") is not None,
+        prepend=tuple(prepend),
+        append=tuple(append),
+        replace=tuple(replace),
+    )
+    return changes, conflicts
+
+
+def _merge_proxy_config(
+    existing: str | None, wanted: Mapping[str, str], override: bool
+) -> tuple[str | None, list[Conflict]]:
+    if not wanted:
+        return None, []
+    try:
+        current = yaml.safe_load(existing) if existing else {}
+    except yaml.YAMLError:
+        current = None
+    if not isinstance(current, dict):
+        return None, [Conflict("annotation", ISTIO_PROXY_CONFIG, str(existing), "tracingServiceName merge", False)]
+    conflicts: list[Conflict] = []
+    merged = dict(current)
+    for key, value in wanted.items():
+        if key in current and current[key] != value:
+            conflicts.append(Conflict("annotation", f"{ISTIO_PROXY_CONFIG}[{key}]", str(current[key]), value, override))
+            if not override:
+                continue
+        merged[key] = value
+    if merged == current:
+        return None, conflicts
+    return yaml.safe_dump(merged, sort_keys=False, default_flow_style=False).strip(), conflicts
+
+
+def _map_changes(
+    existing: Mapping[str, str], wanted: Mapping[str, str], where: str, override: bool, always: frozenset[str]
+) -> tuple[dict[str, str], list[Conflict]]:
+    out: dict[str, str] = {}
+    conflicts: list[Conflict] = []
+    for key, value in wanted.items():
+        if key not in existing:
+            out[key] = value
+        elif existing[key] != value:
+            if key in always or override:
+                out[key] = value
+            if key not in always:
+                conflicts.append(Conflict(where, key, str(existing[key]), value, override))
+    return out, conflicts
+
+
+def changes(template: Mapping[str, Any], plan: Plan) -> Changes:
+    """Compare ``template`` (a pod or pod template) with ``plan``."""
+    meta = template.get("metadata") or {}
+    spec = template.get("spec") or {}
+    override = plan.override_existing
+    all_conflicts: list[Conflict] = []
+    container_changes: list[ContainerChanges] = []
+    for wanted in plan.containers:
+        items = spec.get("initContainers" if wanted.init else "containers") or []
+        index = next((i for i, c in enumerate(items) if c.get("name") == wanted.container), None)
+        if index is None:
+            continue
+        change, conflicts = _container_changes(index, items[index], wanted.init, wanted.env, override)
+        container_changes.append(change)
+        all_conflicts.extend(conflicts)
+    labels = meta.get("labels") or {}
+    annotations = meta.get("annotations") or {}
+    from otelwire.plan.plans import INJECTED_ANNOTATION, OWNER_ANNOTATION
+
+    always = frozenset({INJECTED_ANNOTATION, OWNER_ANNOTATION})
+    label_changes, conflicts = _map_changes(labels, plan.labels, "label", override, always)
+    all_conflicts.extend(conflicts)
+    annotation_changes, conflicts = _map_changes(annotations, plan.annotations, "annotation", override, always)
+    all_conflicts.extend(conflicts)
+    proxy, conflicts = _merge_proxy_config(annotations.get(ISTIO_PROXY_CONFIG), plan.proxy_config, override)
+    all_conflicts.extend(conflicts)
+    if proxy is not None:
+        annotation_changes[ISTIO_PROXY_CONFIG] = proxy
+    return Changes(
+        containers=tuple(container_changes),
+        labels=label_changes,
+        annotations=annotation_changes,
+        has_metadata="metadata" in template,
+        has_labels=bool(meta.get("labels") is not None),
+        has_annotations=bool(meta.get("annotations") is not None),
+        conflicts=tuple(all_conflicts),
+    )
+
+
+def apply(template: Mapping[str, Any], plan: Plan) -> tuple[dict[str, Any], Changes]:
+    """Return a changed deep copy of ``template`` and the changes made."""
+    result: dict[str, Any] = copy.deepcopy(dict(template))
+    delta = changes(result, plan)
+    meta = result.setdefault("metadata", {})
+    if delta.labels:
+        meta.setdefault("labels", {}).update(delta.labels)
+        if meta["labels"] is None:
+            meta["labels"] = dict(delta.labels)
+    if delta.annotations:
+        if meta.get("annotations") is None:
+            meta["annotations"] = {}
+        meta["annotations"].update(delta.annotations)
+    for change in delta.containers:
+        container = result["spec"][change.list_key][change.index]
+        env = list(container.get("env") or [])
+        for at, entry in change.replace:
+            env[at] = entry
+        env = [v.manifest() for v in change.prepend] + env + [v.manifest() for v in change.append]
+        container["env"] = env
+    return result, delta
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def json_patch(template: Mapping[str, Any], plan: Plan, prefix: str = "") -> tuple[list[dict[str, Any]], Changes]:
+    """RFC 6902 operations turning ``template`` into ``apply(template, plan)``.
+
+    Only ``add`` operations unless a value must be replaced (overrideExisting,
+    a merged OTEL_RESOURCE_ATTRIBUTES or proxy config, a stale digest).
+    """
+    delta = changes(template, plan)
+    ops: list[dict[str, Any]] = []
+    meta = template.get("metadata") or {}
+    if not delta.has_metadata and (delta.labels or delta.annotations):
+        ops.append({"op": "add", "path": f"{prefix}/metadata", "value": {}})
+    for field_name, present, values, existing in (
+        ("labels", delta.has_labels, delta.labels, meta.get("labels") or {}),
+        ("annotations", delta.has_annotations, delta.annotations, meta.get("annotations") or {}),
+    ):
+        if not values:
+            continue
+        if not present:
+            ops.append({"op": "add", "path": f"{prefix}/metadata/{field_name}", "value": dict(values)})
+            continue
+        for key, value in values.items():
+            op = "replace" if key in existing else "add"
+            ops.append({"op": op, "path": f"{prefix}/metadata/{field_name}/{_escape(key)}", "value": value})
+    for change in delta.containers:
+        base = f"{prefix}/spec/{change.list_key}/{change.index}/env"
+        if not change.has_env:
+            entries = [v.manifest() for v in (*change.prepend, *change.append)]
+            if entries:
+                ops.append({"op": "add", "path": base, "value": entries})
+            continue
+        for position, var in enumerate(change.prepend):
+            ops.append({"op": "add", "path": f"{base}/{position}", "value": var.manifest()})
+        shift = len(change.prepend)
+        for at, entry in change.replace:
+            ops.append({"op": "replace", "path": f"{base}/{at + shift}", "value": entry})
+        for var in change.append:
+            ops.append({"op": "add", "path": f"{base}/-", "value": var.manifest()})
+    return ops, delta

@@ -1,0 +1,105 @@
+"""The data a plan is made of: env vars, per-container plans, the pod plan.
+
+A :class:`Plan` is what otelwire *wants* in a pod, independent of what the pod
+already has; ``otelwire.plan.changing`` compares it with a concrete pod or
+template and yields the minimal changes.  Plans are frozen and hashable so the
+webhook can cache them per (MonitoredService generation, template shape).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+INJECTED_ANNOTATION = "otelwire.io/injected"
+OWNER_ANNOTATION = "otelwire.io/monitoredservice"
+SERVICE_LABEL = "otelwire.io/service"
+ISTIO_CANONICAL_NAME = "service.istio.io/canonical-name"
+ISTIO_CANONICAL_REVISION = "service.istio.io/canonical-revision"
+ISTIO_PROXY_CONFIG = "proxy.istio.io/config"
+VERSION_LABEL = "app.kubernetes.io/version"
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One env entry: a literal value or a downward-API field reference."""
+
+    name: str
+    value: str | None = None
+    field_path: str | None = None
+
+    def manifest(self) -> dict[str, Any]:
+        if self.field_path is not None:
+            return {"name": self.name, "valueFrom": {"fieldRef": {"fieldPath": self.field_path}}}
+        return {"name": self.name, "value": self.value or ""}
+
+    def same_as(self, entry: Mapping[str, Any]) -> bool:
+        """True when ``entry`` (a manifest env item) already says exactly this."""
+        if self.field_path is not None:
+            ref = (entry.get("valueFrom") or {}).get("fieldRef") or {}
+            return ref.get("fieldPath") == self.field_path and "value" not in entry
+        return entry.get("valueFrom") is None and (entry.get("value") or "") == (self.value or "")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The workload owning a pod template, as far as it is known."""
+
+    kind: str
+    name: str
+    replicaset: str | None = None
+
+
+@dataclass(frozen=True)
+class ContainerPlan:
+    """The env otelwire wants in one container, in injection order."""
+
+    container: str
+    init: bool
+    env: tuple[EnvVar, ...]
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(e.name for e in self.env)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything otelwire wants in one pod (or pod template)."""
+
+    monitored_service: str
+    service_name: str
+    containers: tuple[ContainerPlan, ...]
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    proxy_config: Mapping[str, str]
+    override_existing: bool
+    notes: tuple[str, ...] = ()
+    digest: str = field(default="", compare=False)
+
+    def with_digest(self) -> Plan:
+        body = {
+            "service": self.service_name,
+            "containers": [[c.container, c.init, [e.manifest() for e in c.env]] for c in self.containers],
+            "labels": dict(sorted(self.labels.items())),
+            "annotations": dict(sorted(self.annotations.items())),
+            "proxy": dict(sorted(self.proxy_config.items())),
+        }
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+        annotations = {**self.annotations, INJECTED_ANNOTATION: digest}
+        return Plan(
+            self.monitored_service,
+            self.service_name,
+            self.containers,
+            self.labels,
+            annotations,
+            self.proxy_config,
+            self.override_existing,
+            self.notes,
+            digest,
+        )
+
+    def container(self, name: str) -> ContainerPlan | None:
+        return next((c for c in self.containers if c.container == name), None)
