@@ -1,0 +1,1 @@
+"""End-to-end proof with real OpenTelemetry SDKs (a package so the test modules share helpers by relative import)."""
