@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from otelwire import __version__
-from otelwire.cli import crd, doctor, render
+from otelwire.cli import crd, doctor, render, run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_parser(sub)
     doctor.add_parser(sub)
     crd.add_parser(sub)
+    run.add_parser(sub)
     return parser
 
 

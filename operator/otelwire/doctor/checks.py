@@ -145,6 +145,14 @@ def check_container(
                 "match the port to the protocol",
             )
 
+    if protocol == "http/json" and endpoint_var is not None:
+        out.add(
+            "otlp-http-json",
+            "warning",
+            "OTEL_EXPORTER_OTLP_PROTOCOL=http/json: the Go and Python SDKs do not support it and export nothing",
+            "use http/protobuf (port 4318) or grpc (port 4317)",
+        )
+
     # -- jaeger
     if exporter == "jaeger":
         out.add(

@@ -27,6 +27,11 @@ from otelwire.plan.plans import (
 )
 from otelwire.spec.model import MonitoredService
 
+HTTP_JSON_NOTE = (
+    "OTLP protocol http/json: the Go and Python OpenTelemetry SDKs do not support it and export nothing "
+    "(Go refuses to start its exporter); use http/protobuf unless every service's SDK speaks OTLP/JSON"
+)
+
 
 def _istio_applies(ms: MonitoredService, template: Mapping[str, Any]) -> bool:
     mode = ms.spec.istio.mode
@@ -76,6 +81,9 @@ def plan_for(
                 "prometheus.io/path": metrics.prometheus.path,
             }
         )
+    uses_otlp = ms.spec.tracing.exporter == "otlp" or metrics.exporter == "otlp"
+    if uses_otlp and ms.spec.tracing.otlp.protocol == "http/json":
+        notes.append(HTTP_JSON_NOTE)
     if not container_plans:
         notes.append("no container to instrument (only known sidecars, or none named)")
     return Plan(

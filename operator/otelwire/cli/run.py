@@ -1,0 +1,105 @@
+"""``otelwire run``: the operator.
+
+Flags become ``OTELWIRE_*`` environment variables (so ``kopf run -m
+otelwire.handlers`` reads the same configuration), then kopf runs the
+handlers in ``otelwire.handlers``: in a cluster with the webhook certificate
+from a mounted Secret, outside one with a kubeconfig, a self-signed
+certificate and a URL webhook registered on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser(
+        "run",
+        help="run the operator (in a cluster, or against a kubeconfig)",
+        description="Run the otelwire operator: reconcile MonitoredServices and serve the pod webhook.",
+    )
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
+    parser.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        dest="namespaces",
+        metavar="NS",
+        help="serve only these namespaces (repeatable; default: the whole cluster)",
+    )
+    parser.add_argument(
+        "--operator-namespace",
+        default=os.environ.get("OTELWIRE_NAMESPACE", "otelwire-system"),
+        help="the operator's own namespace, never injected (default: otelwire-system)",
+    )
+    parser.add_argument(
+        "--peering",
+        metavar="NAME",
+        help="kopf peering name: replicas agree on one active reconciler (default: standalone)",
+    )
+    parser.add_argument("--priority", type=int, default=0, help="peering priority of this replica")
+    parser.add_argument(
+        "--liveness",
+        default="http://0.0.0.0:8081/healthz",
+        help="kopf liveness probe endpoint (default: http://0.0.0.0:8081/healthz)",
+    )
+    parser.add_argument("--metrics-port", type=int, default=8080, help="Prometheus /metrics port (0: off)")
+    parser.add_argument("--no-webhook", action="store_true", help="do not serve the pod webhook")
+    parser.add_argument("--webhook-host", default="127.0.0.1", help="address the webhook listens on")
+    parser.add_argument("--webhook-port", type=int, default=9443, help="webhook port (0: any free port)")
+    parser.add_argument(
+        "--webhook-cert-dir",
+        default="",
+        help="directory with tls.crt/tls.key (and ca.crt) from a Secret; default: self-signed",
+    )
+    parser.add_argument(
+        "--register-webhook",
+        choices=("auto", "true", "false"),
+        default="auto",
+        help="register a URL MutatingWebhookConfiguration (auto: only outside a cluster)",
+    )
+    parser.add_argument(
+        "--webhook-config-name",
+        default="otelwire-local",
+        help="name of the registered configuration (default: otelwire-local)",
+    )
+    parser.add_argument(
+        "--reassess-interval", type=float, default=60.0, help="seconds between periodic re-assessments (default: 60)"
+    )
+    parser.add_argument("--log-format", choices=("plain", "full", "json"), default="plain")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.kubeconfig:
+        os.environ["KUBECONFIG"] = args.kubeconfig
+    os.environ.update(
+        {
+            "OTELWIRE_NAMESPACE": args.operator_namespace,
+            "OTELWIRE_METRICS_PORT": str(args.metrics_port),
+            "OTELWIRE_WEBHOOK": "false" if args.no_webhook else "true",
+            "OTELWIRE_WEBHOOK_HOST": args.webhook_host,
+            "OTELWIRE_WEBHOOK_PORT": str(args.webhook_port),
+            "OTELWIRE_WEBHOOK_CERT_DIR": args.webhook_cert_dir,
+            "OTELWIRE_WEBHOOK_REGISTER": args.register_webhook,
+            "OTELWIRE_WEBHOOK_CONFIG_NAME": args.webhook_config_name,
+            "OTELWIRE_REASSESS_INTERVAL": str(args.reassess_interval),
+        }
+    )
+    import kopf  # imported late: the offline commands need no operator framework
+
+    import otelwire.handlers  # noqa: F401  (registers the handlers)
+
+    formats = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
+    kopf.configure(verbose=args.verbose, log_format=formats[args.log_format])
+    kopf.run(
+        clusterwide=not args.namespaces,
+        namespaces=args.namespaces or (),
+        standalone=args.peering is None,
+        peering_name=args.peering,
+        priority=args.priority,
+        liveness_endpoint=args.liveness or None,
+    )
+    return 0

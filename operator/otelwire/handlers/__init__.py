@@ -1,0 +1,12 @@
+"""The kopf shell: handlers that move data between the API and the pure core.
+
+Importing this package registers every handler, so both ``otelwire run`` and
+``kopf run -m otelwire.handlers`` start the same operator.  ``configuring``
+sets kopf up and starts the webhook, ``indexing`` keeps the in-memory
+indexes, ``services`` reconciles MonitoredServices, ``applying`` is patch
+mode, ``probing`` checks collectors, ``kube`` is the small API client.
+"""
+
+from otelwire.handlers import configuring, indexing, services
+
+__all__ = ["configuring", "indexing", "services"]

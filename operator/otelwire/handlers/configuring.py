@@ -1,0 +1,101 @@
+"""Operator start-up and shutdown: kopf settings, shared state, the webhook.
+
+kopf's own state (handler progress, the diff base) goes to the
+MonitoredService's ``status.kopf``, never into annotations -- not on our
+resources, and never on workloads that GitOps tools own.  Outside a cluster
+the webhook serves on 127.0.0.1 with a self-signed certificate and registers
+its own URL-based MutatingWebhookConfiguration, which it deletes on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import kopf
+import prometheus_client
+
+from otelwire import metrics
+from otelwire.handlers.kube import Kube, load_config
+from otelwire.handlers.probing import Prober
+from otelwire.handlers.runtime import Options, ReadyBook, RestartBook
+from otelwire.webhook import certificates, registering, serving
+from otelwire.webhook.reviewing import Reviewer
+
+logger = logging.getLogger(__name__)
+CONFIG_PATH = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+
+
+def in_cluster() -> bool:
+    return (
+        bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+        and Path("/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
+    )
+
+
+@kopf.on.startup()
+async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
+    options = Options.from_env()
+    settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
+    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field="status.kopf.diffbase")
+    settings.persistence.finalizer = "otelwire.io/finalizer"
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 270
+    settings.watching.client_timeout = 300
+    settings.execution.max_workers = 8
+    settings.batching.worker_limit = 64
+    memo.options = options
+    memo.kube = Kube(await asyncio.to_thread(load_config, os.environ.get("KUBECONFIG") or None))
+    memo.prober = Prober(options.probe_timeout, options.probe_ttl)
+    memo.restarts = RestartBook()
+    memo.readiness = ReadyBook()
+    memo.webhook = None
+    memo.registered = None
+    if options.metrics_port:
+        prometheus_client.start_http_server(options.metrics_port, registry=metrics.REGISTRY)
+    if options.webhook_enabled:
+        await _start_webhook(memo, options, kwargs["msvc_index"])
+
+
+async def _start_webhook(memo: kopf.Memo, options: Options, index: kopf.Index[str, Any]) -> None:
+    excluded = ("kube-system", options.operator_namespace)
+    reviewer = Reviewer(lambda namespace: index.get(namespace, ()), excluded)
+    if options.webhook_cert_dir:
+        base = Path(options.webhook_cert_dir)
+        cert = certificates.from_files(base / "tls.crt", base / "tls.key", base / "ca.crt")
+    else:
+        hosts = [options.webhook_host, "localhost"] if options.webhook_host not in ("0.0.0.0", "::") else ["127.0.0.1"]
+        cert = certificates.self_signed(Path(tempfile.mkdtemp(prefix="otelwire-webhook-")), hosts)
+    server = await serving.start(reviewer, cert, options.webhook_host, options.webhook_port)
+    memo.webhook = server
+    register = options.webhook_register == "true" or (options.webhook_register == "auto" and not in_cluster())
+    if register:
+        host = "127.0.0.1" if options.webhook_host in ("0.0.0.0", "::") else options.webhook_host
+        url = f"https://{host}:{server.port}{serving.MUTATE_PATH}"
+        body = registering.configuration(
+            options.webhook_config_name, ca_bundle=cert.ca_bundle, url=url, excluded_namespaces=excluded, local=True
+        )
+        path = f"{CONFIG_PATH}/{options.webhook_config_name}"
+        await asyncio.to_thread(memo.kube.apply, path, body, manager="otelwire", force=True)
+        memo.registered = path
+        logger.info("registered %s for %s", options.webhook_config_name, url)
+
+
+@kopf.on.cleanup()
+async def shutdown(*, memo: kopf.Memo, **_: Any) -> None:
+    path = getattr(memo, "registered", None)
+    if path:
+        try:
+            current = await asyncio.to_thread(memo.kube.get, path)
+            labels = (current.get("metadata") or {}).get("labels") or {}
+            if labels.get(registering.LOCAL_LABEL) == registering.LOCAL_LABEL_VALUE:
+                await asyncio.to_thread(memo.kube.delete, path)
+        except Exception as error:  # never block shutdown on cleanup
+            logger.warning("could not remove the local webhook configuration: %s", error)
+    server = getattr(memo, "webhook", None)
+    if server is not None:
+        await server.stop()

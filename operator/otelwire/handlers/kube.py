@@ -1,0 +1,147 @@
+"""A small synchronous Kubernetes REST client over the official client's transport.
+
+The operator needs a handful of calls kopf does not make for it: list
+workloads, server-side apply, merge patches for rollout restarts, and (for a
+local run) the webhook configuration.  They go through ``kubernetes``'
+``ApiClient`` (so kubeconfig, in-cluster tokens and exec plugins all work) as
+raw JSON, with retries and backoff for conflicts, throttling and transient
+server errors so nothing is lost when the API server hiccups.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+logger = logging.getLogger(__name__)
+RETRIABLE = frozenset({409, 429, 500, 502, 503, 504})
+
+
+class KubeError(Exception):
+    def __init__(self, status: int, body: Any, method: str, path: str) -> None:
+        self.status = status
+        self.body = body
+        reason = body.get("message") if isinstance(body, Mapping) else str(body)[:300]
+        super().__init__(f"{method} {path}: HTTP {status}: {reason}")
+
+
+def load_config(kubeconfig: str | None = None) -> client.ApiClient:
+    """In-cluster credentials when there, else the kubeconfig (``--kubeconfig`` or KUBECONFIG)."""
+    configuration = client.Configuration()
+    if kubeconfig is None:
+        try:
+            config.load_incluster_config(client_configuration=configuration)
+            return client.ApiClient(configuration)
+        except config.ConfigException:
+            pass
+    config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    return client.ApiClient(configuration)
+
+
+class Kube:
+    """Raw JSON requests with retries."""
+
+    def __init__(self, api: client.ApiClient, attempts: int = 5, backoff: float = 0.2) -> None:
+        self.api = api
+        self.attempts = attempts
+        self.backoff = backoff
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+        retry_conflicts: bool = True,
+        timeout: float = 30.0,
+    ) -> Any:
+        if query:
+            path = f"{path}?{urllib.parse.urlencode(query)}"
+        headers = {"Content-Type": content_type, "Accept": "application/json"}
+        delay = self.backoff
+        for attempt in range(1, self.attempts + 1):
+            try:
+                _, url, params, data, _ = self.api.param_serialize(
+                    method, path, header_params=dict(headers), body=body, auth_settings=["BearerToken"]
+                )
+                response = self.api.call_api(method, url, header_params=params, body=data, _request_timeout=timeout)
+                response.read()
+                status = int(response.status)
+                raw: Any = response.data or b""
+            except ApiException as error:
+                status, raw = int(error.status or 0), (error.body or b"")
+            except Exception as error:  # connection refused, timeouts, TLS resets
+                status, raw = 0, str(error).encode()
+            payload = _decode(raw)
+            if 200 <= status < 300:
+                return payload
+            retriable = status in RETRIABLE or status == 0
+            if status == 409 and not retry_conflicts:
+                retriable = False
+            if not retriable or attempt == self.attempts:
+                raise KubeError(status, payload, method, path)
+            logger.info(
+                "%s %s: HTTP %s, retrying in %.1fs (%d/%d)", method, path, status, delay, attempt, self.attempts
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")
+
+    def get(self, path: str, **query: str) -> Any:
+        return self.request("GET", path, query=query or None)
+
+    def apply(self, path: str, body: Mapping[str, Any], *, manager: str, force: bool = False) -> Any:
+        query = {"fieldManager": manager}
+        if force:
+            query["force"] = "true"
+        return self.request(
+            "PATCH",
+            path,
+            json.loads(json.dumps(body)),
+            query=query,
+            content_type="application/apply-patch+yaml",
+            retry_conflicts=False,
+        )
+
+    def merge_patch(self, path: str, body: Mapping[str, Any]) -> Any:
+        return self.request("PATCH", path, body, content_type="application/merge-patch+json")
+
+    def delete(self, path: str) -> Any:
+        try:
+            return self.request("DELETE", path)
+        except KubeError as error:
+            if error.status == 404:
+                return None
+            raise
+
+
+def _decode(raw: Any) -> Any:
+    if isinstance(raw, bytes | bytearray):
+        raw = raw.decode("utf-8", "replace")
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+WORKLOAD_PATHS = {
+    "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
+    "StatefulSet": "/apis/apps/v1/namespaces/{ns}/statefulsets",
+    "DaemonSet": "/apis/apps/v1/namespaces/{ns}/daemonsets",
+}
+
+
+def workload_path(kind: str, namespace: str, name: str | None = None) -> str:
+    base = WORKLOAD_PATHS[kind].format(ns=namespace)
+    return f"{base}/{name}" if name else base

@@ -1,0 +1,102 @@
+"""Process-wide options and shared state of a running operator.
+
+Options come from ``otelwire run``'s flags, which it passes as ``OTELWIRE_*``
+environment variables so that ``kopf run -m otelwire.handlers`` is configured
+the same way.  The shared state (API client, prober, webhook server) lives in
+kopf's ``memo`` and is created by the startup handler.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw else default
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else raw.lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Options:
+    reassess_interval: float = 60.0
+    operator_namespace: str = "otelwire-system"
+    webhook_enabled: bool = True
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = 9443
+    webhook_cert_dir: str = ""  # in-cluster: a mounted Secret with tls.crt / tls.key
+    webhook_register: str = "auto"  # auto: register a URL webhook when running outside a cluster
+    webhook_config_name: str = "otelwire-local"
+    probe_timeout: float = 2.0
+    probe_ttl: float = 30.0
+    restart_min_interval: float = 300.0
+    chrony_namespace: str = "otelwire-system"
+    chrony_image: str = "docker.io/dockurr/chrony:4.6"
+    chrony_servers: str = "0.pool.ntp.org,1.pool.ntp.org,2.pool.ntp.org,3.pool.ntp.org"
+    alias_configmap: str = "otelwire-collector-rules"
+    alias_namespace: str = "otelwire-system"
+    metrics_port: int = 8080
+
+    @classmethod
+    def from_env(cls) -> Options:
+        return cls(
+            reassess_interval=_float("OTELWIRE_REASSESS_INTERVAL", 60.0),
+            operator_namespace=os.environ.get("OTELWIRE_NAMESPACE", "otelwire-system"),
+            webhook_enabled=_bool("OTELWIRE_WEBHOOK", True),
+            webhook_host=os.environ.get("OTELWIRE_WEBHOOK_HOST", "127.0.0.1"),
+            webhook_port=int(os.environ.get("OTELWIRE_WEBHOOK_PORT", "9443")),
+            webhook_cert_dir=os.environ.get("OTELWIRE_WEBHOOK_CERT_DIR", ""),
+            webhook_register=os.environ.get("OTELWIRE_WEBHOOK_REGISTER", "auto"),
+            webhook_config_name=os.environ.get("OTELWIRE_WEBHOOK_CONFIG_NAME", "otelwire-local"),
+            probe_timeout=_float("OTELWIRE_PROBE_TIMEOUT", 2.0),
+            probe_ttl=_float("OTELWIRE_PROBE_TTL", 30.0),
+            restart_min_interval=_float("OTELWIRE_RESTART_MIN_INTERVAL", 300.0),
+            chrony_namespace=os.environ.get(
+                "OTELWIRE_CHRONY_NAMESPACE", os.environ.get("OTELWIRE_NAMESPACE", "otelwire-system")
+            ),
+            chrony_image=os.environ.get("OTELWIRE_CHRONY_IMAGE", "docker.io/dockurr/chrony:4.6"),
+            chrony_servers=os.environ.get("OTELWIRE_CHRONY_SERVERS", cls.chrony_servers),
+            alias_configmap=os.environ.get("OTELWIRE_ALIAS_CONFIGMAP", "otelwire-collector-rules"),
+            alias_namespace=os.environ.get(
+                "OTELWIRE_ALIAS_NAMESPACE", os.environ.get("OTELWIRE_NAMESPACE", "otelwire-system")
+            ),
+            metrics_port=int(os.environ.get("OTELWIRE_METRICS_PORT", "8080")),
+        )
+
+
+@dataclass
+class RestartBook:
+    """When each workload was last restarted by otelwire, to rate-limit rollouts."""
+
+    last: dict[str, float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def allow(self, key: str, now: float, min_interval: float) -> bool:
+        with self.lock:
+            if now - self.last.get(key, float("-inf")) < min_interval:
+                return False
+            self.last[key] = now
+            return True
+
+
+@dataclass
+class ReadyBook:
+    """Ready status per MonitoredService, for the operator's gauge."""
+
+    ready: dict[str, bool] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def set(self, key: str, value: bool | None) -> tuple[int, int]:
+        with self.lock:
+            if value is None:
+                self.ready.pop(key, None)
+            else:
+                self.ready[key] = value
+            yes = sum(1 for v in self.ready.values() if v)
+            return yes, len(self.ready) - yes

@@ -1,0 +1,192 @@
+"""The MonitoredService handlers: reconcile on change, re-assess on a timer, release on delete.
+
+Thin by design: each handler gathers facts (indexes, a probe, for patch mode a
+list of workloads), calls the pure planner and assessor, and writes the
+result to status -- only when it changed.  A bad spec never raises: it
+becomes ``ConfigValid=False``/``Stalled=True``.  API errors raise
+``kopf.TemporaryError`` so kopf retries with backoff.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from otelwire import metrics
+from otelwire.assess import assess, assess_invalid
+from otelwire.assess.assessing import Assessment, owned_pods
+from otelwire.handlers import applying
+from otelwire.handlers.kube import KubeError
+from otelwire.handlers.runtime import Options
+from otelwire.plan.workloads import owner_of_pod
+from otelwire.spec.model import API_GROUP, API_VERSION, PLURAL, MonitoredService, parse_monitored_service
+from otelwire.spec.problems import InvalidSpec
+
+logger = logging.getLogger(__name__)
+RESOURCE = (API_GROUP, API_VERSION, PLURAL)
+INTERVAL = Options.from_env().reassess_interval
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _comparable(status: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in status.items() if k != "kopf"}
+
+
+def _write(
+    assessment: Assessment, body: kopf.Body, status: Mapping[str, Any], patch: kopf.Patch, memo: kopf.Memo
+) -> None:
+    current = _comparable(status)
+    wanted = assessment.status
+    if any(current.get(key) != value for key, value in wanted.items()):
+        for key, value in wanted.items():
+            patch.status[key] = value
+    for type_, new_status, reason, message in assessment.transitions:
+        if type_ == "Ready" and (status.get("conditions") or new_status == "True"):
+            (kopf.info if new_status == "True" else kopf.warn)(body, reason=reason, message=message[:1000])
+        if type_ == "ConfigValid" and new_status == "False":
+            kopf.warn(body, reason=reason, message=message[:1000])
+    ready_count, not_ready = memo.readiness.set(f"{body.metadata.namespace}/{body.metadata.name}", assessment.ready)
+    metrics.SERVICES.labels("true").set(ready_count)
+    metrics.SERVICES.labels("false").set(not_ready)
+
+
+def _reconcile(
+    *,
+    body: kopf.Body,
+    status: Mapping[str, Any],
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    indexes: Mapping[str, Any],
+    apply: bool,
+) -> None:
+    msvc_index: kopf.Index[str, Any] = indexes["msvc_index"]
+    pod_index: kopf.Index[str, Any] = indexes["pod_index"]
+    started = time.perf_counter()
+    previous = status.get("conditions") or []
+    namespace = str(body.metadata.namespace)
+    try:
+        ms = parse_monitored_service(body, namespace)
+    except InvalidSpec as error:
+        metrics.RECONCILIATIONS.labels("invalid").inc()
+        generation = int(body.metadata.get("generation") or 0)
+        _write(assess_invalid(error, generation=generation, previous=previous, now=_now()), body, status, patch, memo)
+        return
+    services: list[MonitoredService] = list(msvc_index.get(namespace, ()))
+    applying_now = False
+    alias_notes: list[str] = []
+    try:
+        if apply and ms.spec.injection.mode == "patch":
+            outcome = applying.apply_patch_mode(memo.kube, ms, services)
+            applying_now = bool(outcome.applied)
+            kept = [*outcome.applied, *outcome.unchanged]
+            applying.release(memo.kube, ms, keep=kept)
+            for line in outcome.conflicts:
+                logger.warning("%s: %s", ms.key, line)
+            if outcome.errors:
+                raise kopf.TemporaryError("; ".join(outcome.errors), delay=10)
+        elif apply:
+            applying.release(memo.kube, ms)
+    except KubeError as error:
+        metrics.RECONCILIATIONS.labels("error").inc()
+        raise kopf.TemporaryError(str(error), delay=10) from error
+    pods = owned_pods(ms, services, pod_index.get(namespace, ()))
+    probe = memo.prober.check(ms)
+    assessment = assess(
+        ms,
+        pods,
+        probe=probe,
+        clock=None,
+        previous=previous,
+        now=_now(),
+        applying=applying_now,
+        alias_conflicts=alias_notes,
+    )
+    _restart_outdated(ms, pods, assessment, memo)
+    _write(assessment, body, status, patch, memo)
+    counts = assessment.status["workloads"]
+    for state in ("instrumented", "outdated", "missing"):
+        metrics.PODS.labels(namespace, ms.service_name, state).set(counts[state])
+    metrics.RECONCILIATIONS.labels("ready" if assessment.ready else "not_ready").inc()
+    metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
+
+
+def _restart_outdated(
+    ms: MonitoredService, pods: list[Mapping[str, Any]], assessment: Assessment, memo: kopf.Memo
+) -> None:
+    if ms.spec.injection.mode != "webhook" or not ms.spec.injection.restart_outdated or memo.webhook is None:
+        return
+    injected = assessment.conditions.get("Injected") or {}
+    if injected.get("reason") not in ("PodsNotInjected", "PodsOutdated"):
+        return
+    options: Options = memo.options
+    from otelwire.plan.planning import plan_for
+    from otelwire.plan.plans import INJECTED_ANNOTATION
+
+    owners = set()
+    for pod in pods:
+        owner = owner_of_pod(pod)
+        if owner is None:
+            continue
+        digest = ((pod.get("metadata") or {}).get("annotations") or {}).get(INJECTED_ANNOTATION)
+        if digest != plan_for(ms, pod, owner, ms.namespace).digest:
+            owners.add(owner)
+    for owner in sorted(owners, key=lambda w: (w.kind, w.name)):
+        key = f"{ms.namespace}/{owner.kind}/{owner.name}"
+        if memo.restarts.allow(key, time.monotonic(), options.restart_min_interval):
+            try:
+                applying.restart(memo.kube, ms.namespace, owner)
+                logger.info("%s: restarted %s %s to apply the current plan", ms.key, owner.kind, owner.name)
+            except KubeError as error:
+                logger.warning("%s: restart of %s %s failed: %s", ms.key, owner.kind, owner.name, error)
+
+
+@kopf.on.resume(*RESOURCE)
+@kopf.on.create(*RESOURCE)
+@kopf.on.update(*RESOURCE)
+def reconcile(
+    *,
+    body: kopf.Body,
+    status: kopf.Status,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    **kwargs: Any,
+) -> None:
+    _reconcile(body=body, status=status, patch=patch, memo=memo, indexes=kwargs, apply=True)
+
+
+@kopf.timer(*RESOURCE, interval=INTERVAL, initial_delay=min(INTERVAL, 5.0))
+def reassess(
+    *,
+    body: kopf.Body,
+    status: kopf.Status,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    **kwargs: Any,
+) -> None:
+    patch_mode = (body.spec.get("injection") or {}).get("mode") == "patch"
+    _reconcile(body=body, status=status, patch=patch, memo=memo, indexes=kwargs, apply=patch_mode)
+
+
+@kopf.on.delete(*RESOURCE)
+def release(*, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Remove exactly what patch mode applied for this MonitoredService, nothing else."""
+    namespace = str(body.metadata.namespace)
+    memo.readiness.set(f"{namespace}/{body.metadata.name}", None)
+    try:
+        ms = parse_monitored_service(body, namespace)
+    except InvalidSpec:
+        return
+    try:
+        released = applying.release(memo.kube, ms)
+    except KubeError as error:
+        raise kopf.TemporaryError(str(error), delay=10) from error
+    if released:
+        logger.info("%s: released %s", ms.key, ", ".join(released))

@@ -1,0 +1,212 @@
+"""Run the real operator (``otelwire run``) against the test plane, as a user would.
+
+The operator is a separate process with only a kubeconfig: it serves its
+webhook on 127.0.0.1 with a self-signed certificate and registers its own URL
+MutatingWebhookConfiguration, so the API server calls it over TLS with real
+AdmissionReviews.  A tiny OTLP/HTTP collector on loopback lets
+``CollectorReachable`` be true without any cluster DNS.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from plane import Plane
+
+ROOT = Path(__file__).resolve().parents[2]
+CRD = ROOT / "crds" / "monitoredservices.otelwire.io.yaml"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.3) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+class Collector:
+    """An OTLP/HTTP endpoint that answers 200 to exports (what a collector would)."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        collector = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                collector.requests.append(self.path)
+                code = 200 if self.path.startswith("/v1/") else 404
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Operator:
+    """``otelwire run`` as a child process with its log captured."""
+
+    def __init__(self, plane: Plane, workdir: Path, *, interval: float = 2.0, extra: tuple[str, ...] = ()) -> None:
+        self.plane = plane
+        self.log_path = workdir / f"operator-{time.time_ns()}.log"
+        self.metrics_port = free_port()
+        self.health_port = free_port()
+        self.interval = interval
+        self.extra = extra
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> Operator:
+        argv = [
+            sys.executable,
+            "-m",
+            "otelwire.cli.main",
+            "run",
+            "--kubeconfig",
+            str(self.plane.kubeconfig),
+            "--webhook-port",
+            "0",
+            "--metrics-port",
+            str(self.metrics_port),
+            "--liveness",
+            f"http://127.0.0.1:{self.health_port}/healthz",
+            "--reassess-interval",
+            str(self.interval),
+            "--verbose",
+            *self.extra,
+        ]
+        env = {**os.environ, "OTELWIRE_PROBE_TTL": "1"}
+        self.log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            argv, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        wait_for("the operator's webhook registration", self._registered, timeout)
+        return self
+
+    def _registered(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError(f"operator exited with {self.process.returncode}:\n{self.tail()}")
+        result = self.plane.kubectl("get", "mutatingwebhookconfiguration", "otelwire-local", "-o", "json", check=False)
+        if result.returncode != 0:
+            return False
+        url = json.loads(result.stdout)["webhooks"][0]["clientConfig"].get("url", "")
+        return "127.0.0.1" in url and "registered otelwire-local" in self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, sig)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+        self.log.close()
+
+    def tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextmanager
+def running_operator(plane: Plane, workdir: Path, **kwargs: Any) -> Iterator[Operator]:
+    operator = Operator(plane, workdir, **kwargs).start()
+    try:
+        yield operator
+    finally:
+        operator.stop()
+
+
+def install_crd(plane: Plane) -> None:
+    plane.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
+    plane.kubectl("wait", "--for=condition=Established", "crd/monitoredservices.otelwire.io", "--timeout=60s")
+
+
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == type_:
+            return dict(cond)
+    return {}
+
+
+def env_of(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e for e in container.get("env") or []}
+
+
+def monitored_service(name: str, namespace: str, endpoint: str, **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "selector": {"matchLabels": {"app": name}},
+        "tracing": {"otlp": {"endpoint": endpoint, "allowLoopback": True}},
+        "metrics": {"exporter": "otlp"},
+    }
+    body.update(spec)
+    return {
+        "apiVersion": "otelwire.io/v1alpha1",
+        "kind": "MonitoredService",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": body,
+    }
+
+
+def deployment(name: str, namespace: str, replicas: int = 2, env: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": "app", "image": "registry.example/app:1.0"}
+    if env is not None:
+        container["env"] = env
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name, "app.kubernetes.io/version": "1.0"}},
+                "spec": {"containers": [container]},
+            },
+        },
+    }
+
+
+def pods(plane: Plane, namespace: str, selector: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = plane.kubectl_json("get", "pods", "-n", namespace, "-l", selector)["items"]
+    return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+
+
+def msvc(plane: Plane, namespace: str, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = plane.kubectl_json("get", "monitoredservice", name, "-n", namespace)
+    return found
