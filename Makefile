@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 EXAMPLE ?= manifests/examples/order-service.yaml
 
-.PHONY: all render install lint test pytest gotest controlplane crd clean
+.PHONY: all render install lint test pytest gotest controlplane system-deps crd clean
 
 all: test
 
@@ -34,10 +34,13 @@ lint: $(STAMP)
 controlplane:
 	tests/controlplane/build.sh
 
+system-deps:
+	scripts/system-deps.sh
+
 gotest:
 	cd tools/otelvet && go test ./...
 
-pytest: $(STAMP) controlplane
+pytest: $(STAMP) controlplane system-deps
 	$(BIN)/pytest
 
 test: lint gotest pytest
