@@ -1,0 +1,34 @@
+"""The operator's own endpoints: Prometheus metrics and kopf's liveness probe."""
+
+from __future__ import annotations
+
+import urllib.request
+
+from plane import Plane
+
+from reconcile.harness import Collector, Operator, deployment, monitored_service
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        body: bytes = response.read()
+        return body.decode()
+
+
+def test_metrics_and_liveness_are_served(crd: Plane, operator: Operator, collector: Collector) -> None:
+    ns = crd.create_namespace("operator-metrics")
+    crd.apply([monitored_service("pricing", ns, collector.endpoint), deployment("pricing", ns, replicas=1)])
+    crd.kubectl("wait", "--for=condition=Ready", "msvc/pricing", "-n", ns, "--timeout=90s")
+    text = _get(f"http://127.0.0.1:{operator.metrics_port}/metrics")
+    for name in (
+        "otelwire_reconciliations_total",
+        "otelwire_reconcile_duration_seconds_bucket",
+        "otelwire_admissions_total",
+        "otelwire_admission_duration_seconds_bucket",
+        "otelwire_monitoredservices",
+        "otelwire_pods",
+    ):
+        assert name in text, f"{name} missing from /metrics"
+    assert 'otelwire_admissions_total{result="injected"}' in text
+    assert 'otelwire_pods{namespace="operator-metrics",service="pricing",state="instrumented"} 1.0' in text
+    assert _get(f"http://127.0.0.1:{operator.health_port}/healthz")
