@@ -16,24 +16,30 @@ _MARK = {"error": "ERROR", "warning": "WARN ", "info": "info "}
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
         "doctor",
-        help="report observability problems visible in manifests (exit 1 when any)",
+        help="report observability problems in manifests or a live cluster (exit 1 when any)",
         description=(
             "Check workloads (and the MonitoredServices selecting them) for the failures otelwire exists "
             "to prevent: unknown_service, loopback endpoints, Jaeger agent/collector mix-ups, missing "
-            "propagators, double metrics, names that disagree. Exit 1 when errors or warnings are found."
+            "propagators, double metrics, names that disagree. Without -f, reads a live cluster (kubeconfig) "
+            "and adds what only it shows: pods without the plan, outdated pods, unreachable collectors. "
+            "Exit 1 when errors or warnings are found."
         ),
     )
     parser.add_argument(
         "-f",
         "--filename",
         action="append",
-        required=True,
         metavar="FILE",
-        help="YAML file or directory (repeatable); - reads stdin",
+        help="YAML file or directory (repeatable); - reads stdin. Without -f: the live cluster",
     )
     parser.add_argument(
-        "-n", "--namespace", default="default", help="namespace for objects that name none (default: default)"
+        "-n",
+        "--namespace",
+        action="append",
+        help="offline: namespace for objects that name none (default: default); "
+        "cluster: only these namespaces (repeatable; default: all)",
     )
+    parser.add_argument("--kubeconfig", help="cluster mode: kubeconfig (default: in-cluster, then $KUBECONFIG)")
     parser.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
     parser.set_defaults(run=run)
 
@@ -53,13 +59,24 @@ def format_text(findings: list[Finding]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _findings(args: argparse.Namespace) -> list[Finding]:
+    if args.filename:
+        documents = read_documents(args.filename)
+        return diagnose([d.body for d in documents], (args.namespace or ["default"])[0])
+    from otelwire.cli.cluster import ClusterUnavailable, diagnose_cluster  # the API client is only needed here
+
+    try:
+        return diagnose_cluster(args.kubeconfig, args.namespace or [])
+    except ClusterUnavailable as error:
+        raise ReadError(f"cannot read the cluster: {error}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     try:
-        documents = read_documents(args.filename)
+        findings = _findings(args)
     except ReadError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    findings = diagnose([d.body for d in documents], args.namespace)
     if args.output == "json":
         counts = Counter(f.severity for f in findings)
         payload = {

@@ -1,0 +1,58 @@
+"""Reading what doctor needs from a live cluster (the shell around ``doctor.live``)."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from typing import Any
+
+from kubernetes.config import ConfigException
+
+from otelwire.doctor import Finding, diagnose
+from otelwire.doctor.live import diagnose_live
+from otelwire.handlers.kube import Kube, KubeError, load_config
+from otelwire.handlers.probing import Prober
+from otelwire.plan.rendering import parse_services
+from otelwire.spec.model import API_GROUP, API_VERSION, KIND, PLURAL
+
+_LISTS: tuple[tuple[str, str, str], ...] = (
+    (f"/apis/{API_GROUP}/{API_VERSION}", PLURAL, KIND),
+    ("/apis/apps/v1", "deployments", "Deployment"),
+    ("/apis/apps/v1", "statefulsets", "StatefulSet"),
+    ("/apis/apps/v1", "daemonsets", "DaemonSet"),
+    ("/apis/batch/v1", "cronjobs", "CronJob"),
+    ("/api/v1", "pods", "Pod"),
+)
+
+
+def _list(kube: Kube, base: str, plural: str, kind: str, namespaces: Sequence[str]) -> list[dict[str, Any]]:
+    paths = [f"{base}/namespaces/{ns}/{plural}" for ns in namespaces] or [f"{base}/{plural}"]
+    items: list[dict[str, Any]] = []
+    for path in paths:
+        for item in kube.get(path).get("items") or []:
+            item.setdefault("kind", kind)
+            item.setdefault("apiVersion", base.removeprefix("/apis/").removeprefix("/api/"))
+            items.append(item)
+    return items
+
+
+class ClusterUnavailable(Exception):
+    """No credentials, no server, or not allowed to list what doctor reads."""
+
+
+def diagnose_cluster(kubeconfig: str | None, namespaces: Sequence[str]) -> list[Finding]:
+    try:
+        kube = Kube(load_config(kubeconfig), attempts=2)
+        listed = {kind: _list(kube, base, plural, kind, namespaces) for base, plural, kind in _LISTS}
+    except (ConfigException, OSError, KubeError) as error:
+        raise ClusterUnavailable(str(error)) from None
+    pods = listed.pop("Pod")
+    # Bare pods are workloads of their own; owned pods are judged through their workload.
+    bare = [p for p in pods if not (p.get("metadata") or {}).get("ownerReferences")]
+    bodies = [*listed[KIND], *(obj for kind, objs in listed.items() if kind != KIND for obj in objs), *bare]
+    findings = diagnose(bodies)
+    services, _ = parse_services(listed[KIND], "default")
+    prober = Prober()
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    findings.extend(diagnose_live(services, pods, prober.check, now))
+    return findings

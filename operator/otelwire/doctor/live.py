@@ -1,0 +1,47 @@
+"""What only a cluster shows: pods without the plan, outdated pods, unreachable collectors.
+
+Pure: the shell (``otelwire doctor`` without ``-f``) lists MonitoredServices and
+pods and probes collectors; this module reuses the assessor -- the same
+judgement the operator writes to status -- and turns every detail condition
+that does not hold into a finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from otelwire.assess import ProbeResult, assess
+from otelwire.assess.assessing import owned_pods
+from otelwire.doctor.findings import Finding, Severity
+from otelwire.spec.model import KIND, MonitoredService
+
+_CHECKS: dict[str, tuple[str, Severity, str]] = {
+    "Injected": ("pods-not-instrumented", "error", "restart the workload so its pods are admitted through the webhook"),
+    "CollectorReachable": (
+        "collector-unreachable",
+        "error",
+        "check the collector Service and spec.tracing.otlp.endpoint",
+    ),
+    "ServiceNameConsistent": ("name-mismatch", "warning", "use one name everywhere (spec.serviceName)"),
+    "ClockSynced": ("clock-not-synced", "warning", "check the chrony DaemonSet's pods on the named nodes"),
+}
+
+
+def diagnose_live(
+    services: Sequence[MonitoredService],
+    pods: Sequence[Mapping[str, Any]],
+    probe: Callable[[MonitoredService], ProbeResult | None],
+    now: str,
+) -> list[Finding]:
+    findings: list[Finding] = []
+    for ms in services:
+        mine = owned_pods(ms, services, [p for p in pods if (p.get("metadata") or {}).get("namespace") == ms.namespace])
+        result = assess(ms, mine, probe=probe(ms), clock=None, previous=(), now=now)
+        for cond in result.status["conditions"]:
+            spec = _CHECKS.get(str(cond["type"]))
+            if spec is None or cond["status"] == "True":
+                continue
+            check, severity, fix = spec
+            findings.append(Finding(f"{KIND} {ms.key}", None, check, severity, str(cond["message"]), fix))
+    return findings
