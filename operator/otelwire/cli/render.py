@@ -40,6 +40,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser.set_defaults(run=run)
 
 
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (a proxy.istio.io/config, a script) as literal blocks, as people write them."""
+
+
+def _str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    style = "|" if "\n" in data.strip("\n") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         documents = read_documents(args.filename)
@@ -55,5 +67,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     chosen = result.documents if args.all else result.workloads
     if chosen:
-        sys.stdout.write(yaml.safe_dump_all(chosen, sort_keys=False, explicit_start=True))
+        sys.stdout.write(yaml.dump_all(chosen, Dumper=_Dumper, sort_keys=False, explicit_start=True))
     return 0

@@ -196,8 +196,12 @@ def crd_manifest() -> dict[str, Any]:
                             ),
                             "type": "object",
                             "properties": {
-                                "apiVersion": {"type": "string"},
-                                "kind": {"type": "string"},
+                                "apiVersion": {
+                                    "type": "string",
+                                    "description": f"APIVersion of this object: {API_GROUP}/{API_VERSION}.",
+                                },
+                                "kind": {"type": "string", "description": f"Kind of this object: {KIND}."},
+                                # The API server forbids anything but `type` here (metadata is implicit).
                                 "metadata": {"type": "object"},
                                 "spec": spec_schema,
                                 "status": status_schema,

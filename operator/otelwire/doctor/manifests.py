@@ -43,13 +43,28 @@ def diagnose(bodies: Sequence[Mapping[str, Any]], default_namespace: str = "defa
             plan = plan_for(chosen[0], template, workloads.workload_of(body), namespace)
             effective, delta = changing.apply(template, plan)
             for conflict in delta.conflicts:
+                in_container = conflict.where.startswith("container ")
+                text = str(conflict).removeprefix(f"{conflict.where}: ") if in_container else str(conflict)
+                if conflict.overridden:
+                    # overrideExisting asked for exactly this: worth knowing, not a problem.
+                    findings.append(
+                        Finding(
+                            resource,
+                            conflict.where.removeprefix("container ") if in_container else None,
+                            "conflict",
+                            "info",
+                            f"{text} (overrideExisting)",
+                            "remove the setting from the manifest, it no longer has any effect",
+                        )
+                    )
+                    continue
                 findings.append(
                     Finding(
                         resource,
-                        conflict.where.removeprefix("container "),
+                        conflict.where.removeprefix("container ") if in_container else None,
                         "conflict",
                         "warning",
-                        f"{conflict}: the user's setting wins",
+                        f"{text}: the user's setting wins",
                         "remove it from the manifest or set spec.injection.overrideExisting",
                     )
                 )

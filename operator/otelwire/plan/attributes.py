@@ -10,6 +10,7 @@ trigger Kubernetes expansion nor split the list.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, unquote
 
@@ -36,6 +37,11 @@ def encode(value: str) -> str:
 def ref(variable: str) -> str:
     """A Kubernetes dependent-variable reference, resolved by the kubelet."""
     return f"$({variable})"
+
+
+def references(text: str) -> set[str]:
+    """The variables ``text`` refers to as ``$(VAR)`` (``$$`` is the kubelet's escape for ``$``)."""
+    return set(re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)", text.replace("$$", "")))
 
 
 def render(pairs: Iterable[tuple[str, str]]) -> str:
@@ -98,8 +104,8 @@ def resource_attributes(
         attribute = WORKLOAD_ATTRIBUTE.get(workload.kind)
         if attribute:
             pairs[attribute] = encode(workload.name)
-        if workload.replicaset and workload.kind != "ReplicaSet":
-            pairs["k8s.replicaset.name"] = encode(workload.replicaset)
+        # No k8s.replicaset.name for a Deployment's pods: the Deployment's pod template cannot know
+        # it, and a pod must plan (and digest) exactly like the template it was made from.
     pairs["service.namespace"] = encode(namespace)
     if version:
         pairs["service.version"] = encode(version)

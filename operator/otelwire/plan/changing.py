@@ -11,7 +11,9 @@ us.  The rules:
 * an entry the user already set wins unless ``overrideExisting``, and a
   differing value is reported as a conflict;
 * a user's literal ``OTEL_RESOURCE_ATTRIBUTES`` is merged key by key, theirs
-  winning (ours with ``overrideExisting``), in place;
+  winning (ours with ``overrideExisting``), in place -- unless the user defines
+  a downward-API variable it references *later* in the list, in which case it
+  moves behind them (removed, then appended in plan order);
 * ``proxy.istio.io/config`` is merged, never replaced;
 * nothing already equal is touched, so applying twice changes nothing.
 
@@ -57,10 +59,11 @@ class ContainerChanges:
     prepend: tuple[EnvVar, ...] = ()
     append: tuple[EnvVar, ...] = ()
     replace: tuple[tuple[int, dict[str, Any]], ...] = ()
+    remove: tuple[int, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.prepend or self.append or self.replace)
+        return not (self.prepend or self.append or self.replace or self.remove)
 
     @property
     def list_key(self) -> str:
@@ -99,6 +102,7 @@ def _container_changes(
     prepend: list[EnvVar] = []
     append: list[EnvVar] = []
     replace: list[tuple[int, dict[str, Any]]] = []
+    remove: list[int] = []
     conflicts: list[Conflict] = []
     where = f"container {name}"
     for var in wanted:
@@ -115,7 +119,12 @@ def _container_changes(
                 theirs = dict(attributes.parse(str(existing.get("value") or "")))[key]
                 ours = dict(attributes.parse(var.value or ""))[key]
                 conflicts.append(Conflict(where, f"{RESOURCE_ATTRIBUTES}[{key}]", theirs, ours, override))
-            if merged != (existing.get("value") or ""):
+            later = {str(e.get("name")) for e in env[at + 1 :]} & DOWNWARD_NAMES
+            if later & attributes.references(merged):
+                # $(VAR) resolves only against variables defined earlier: move it behind them.
+                remove.append(at)
+                append.append(EnvVar(var.name, merged))
+            elif merged != (existing.get("value") or ""):
                 replace.append((at, {"name": var.name, "value": merged}))
             continue
         conflicts.append(Conflict(where, var.name, _describe(existing), _describe(var.manifest()), override))
@@ -129,6 +138,7 @@ def _container_changes(
         prepend=tuple(prepend),
         append=tuple(append),
         replace=tuple(replace),
+        remove=tuple(remove),
     )
     return changes, conflicts
 
@@ -205,7 +215,7 @@ def changes(template: Mapping[str, Any], plan: Plan) -> Changes:
         containers=tuple(container_changes),
         labels=label_changes,
         annotations=annotation_changes,
-        has_metadata="metadata" in template,
+        has_metadata=template.get("metadata") is not None,
         has_labels=bool(meta.get("labels") is not None),
         has_annotations=bool(meta.get("annotations") is not None),
         conflicts=tuple(all_conflicts),
@@ -216,20 +226,20 @@ def apply(template: Mapping[str, Any], plan: Plan) -> tuple[dict[str, Any], Chan
     """Return a changed deep copy of ``template`` and the changes made."""
     result: dict[str, Any] = copy.deepcopy(dict(template))
     delta = changes(result, plan)
-    meta = result.setdefault("metadata", {})
-    if delta.labels:
-        meta.setdefault("labels", {}).update(delta.labels)
-        if meta["labels"] is None:
-            meta["labels"] = dict(delta.labels)
-    if delta.annotations:
-        if meta.get("annotations") is None:
-            meta["annotations"] = {}
-        meta["annotations"].update(delta.annotations)
+    if (delta.labels or delta.annotations) and result.get("metadata") is None:
+        result["metadata"] = {}  # absent or `metadata: null`
+    for field_name, values in (("labels", delta.labels), ("annotations", delta.annotations)):
+        if values:
+            if result["metadata"].get(field_name) is None:
+                result["metadata"][field_name] = {}
+            result["metadata"][field_name].update(values)
     for change in delta.containers:
         container = result["spec"][change.list_key][change.index]
         env = list(container.get("env") or [])
         for at, entry in change.replace:
             env[at] = entry
+        for at in sorted(change.remove, reverse=True):
+            del env[at]
         env = [v.manifest() for v in change.prepend] + env + [v.manifest() for v in change.append]
         container["env"] = env
     return result, delta
@@ -243,7 +253,8 @@ def json_patch(template: Mapping[str, Any], plan: Plan, prefix: str = "") -> tup
     """RFC 6902 operations turning ``template`` into ``apply(template, plan)``.
 
     Only ``add`` operations unless a value must be replaced (overrideExisting,
-    a merged OTEL_RESOURCE_ATTRIBUTES or proxy config, a stale digest).
+    a merged OTEL_RESOURCE_ATTRIBUTES or proxy config, a stale digest) or a
+    user's OTEL_RESOURCE_ATTRIBUTES moved behind the variables it references.
     """
     delta = changes(template, plan)
     ops: list[dict[str, Any]] = []
@@ -274,6 +285,8 @@ def json_patch(template: Mapping[str, Any], plan: Plan, prefix: str = "") -> tup
         shift = len(change.prepend)
         for at, entry in change.replace:
             ops.append({"op": "replace", "path": f"{base}/{at + shift}", "value": entry})
+        for at in sorted(change.remove, reverse=True):
+            ops.append({"op": "remove", "path": f"{base}/{at + shift}"})
         for var in change.append:
             ops.append({"op": "add", "path": f"{base}/-", "value": var.manifest()})
     return ops, delta

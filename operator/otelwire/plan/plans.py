@@ -86,6 +86,8 @@ class Plan:
             "labels": dict(sorted(self.labels.items())),
             "annotations": dict(sorted(self.annotations.items())),
             "proxy": dict(sorted(self.proxy_config.items())),
+            # Turning overrideExisting on changes what a pod with conflicting settings must carry.
+            "override": self.override_existing,
         }
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
         annotations = {**self.annotations, INJECTED_ANNOTATION: digest}

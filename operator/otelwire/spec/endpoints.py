@@ -7,6 +7,9 @@ The functions here normalise what a user wrote into the form SDKs read from
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` and raise ``ValueError`` with a sentence that
 explains the mistake; the pydantic model (``otelwire.spec.model``) calls them,
 so ``render``, the webhook and the operator all judge endpoints the same way.
+Loopback hosts raise :class:`LoopbackHost` and ports of the wrong protocol or
+component :class:`PortMismatch` (both ``ValueError``), so the model can report
+those two with the message of the CEL rule the API server applies.
 """
 
 from __future__ import annotations
@@ -33,11 +36,19 @@ OTLP_ENDPOINT_PATTERN: Final = rf"^(https?://)?{HOST_PATTERN}:[0-9]{{1,5}}(/[^\s
 URL_PATTERN: Final = rf"^https?://{HOST_PATTERN}(:[0-9]{{1,5}})?(/[^\s$]*)?$"
 HOSTNAME_PATTERN: Final = rf"^{HOST_PATTERN}$"
 # Used by CEL rules too (RE2 syntax): a loopback or unspecified host at the start of an endpoint.
-LOOPBACK_CEL_REGEX: Final = r"^(https?://)?(localhost|[A-Za-z0-9.-]*\.localhost|127\.[0-9.]+|0\.0\.0\.0|\[::1?\]|\[0*:0*:0*:0*:0*:0*:0*:0*1?\])(:|/|$)"
+LOOPBACK_CEL_REGEX: Final = r"(?i)^(https?://)?(localhost|[A-Za-z0-9.-]*\.localhost|127\.[0-9.]+|0\.0\.0\.0|\[::1?\]|\[0*:0*:0*:0*:0*:0*:0*:0*1?\])(:|/|$)"
 
 _SPLIT = re.compile(
     r"^(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?(?P<host>\[[^\]]*\]|[^:/]*)(?::(?P<port>[^/]*))?(?P<path>/.*)?$"
 )
+
+
+class LoopbackHost(ValueError):
+    """The host is loopback (or unspecified): inside a pod that is the pod itself."""
+
+
+class PortMismatch(ValueError):
+    """The port belongs to another protocol or component (OTLP gRPC vs HTTP, Jaeger agent vs collector)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,8 @@ def is_loopback(host: str) -> bool:
     bare = host.strip("[]").lower()
     if bare == "localhost" or bare.endswith(".localhost"):
         return True
+    if re.fullmatch(r"127\.[0-9.]+", bare):
+        return True  # also the short forms resolvers accept, like 127.1 (the CEL rule agrees)
     try:
         address = ipaddress.ip_address(bare)
     except ValueError:
@@ -98,18 +111,18 @@ def parse_otlp(raw: str, protocol: str, allow_loopback: bool) -> Endpoint:
     default = OTLP_GRPC_PORT if protocol == "grpc" else OTLP_HTTP_PORT
     port = _port(port_text, raw, f"add the collector's port, usually :{default} for {protocol}")
     if is_loopback(host) and not allow_loopback:
-        raise ValueError(
+        raise LoopbackHost(
             f"host {host!r} is loopback: inside a pod that is the pod itself, not the collector; "
             "use the collector Service's DNS name (e.g. otel-collector.observability.svc), "
             "or set tracing.otlp.allowLoopback: true if a collector sidecar runs in the same pod"
         )
     if protocol == "grpc" and port == OTLP_HTTP_PORT:
-        raise ValueError(
+        raise PortMismatch(
             f"port {OTLP_HTTP_PORT} is OTLP/HTTP but protocol is grpc; use port {OTLP_GRPC_PORT} "
             "or protocol http/protobuf"
         )
     if protocol.startswith("http/") and port == OTLP_GRPC_PORT:
-        raise ValueError(
+        raise PortMismatch(
             f"port {OTLP_GRPC_PORT} is OTLP/gRPC but protocol is {protocol}; use port {OTLP_HTTP_PORT} or protocol grpc"
         )
     path = path.rstrip("/")
@@ -132,7 +145,7 @@ def check_jaeger_agent_host(host: str, allow_loopback: bool) -> str:
             "tracing.jaeger.collectorEndpoint (the collector, HTTP 14268 /api/traces)"
         )
     if is_loopback(host) and not allow_loopback:
-        raise ValueError(
+        raise LoopbackHost(
             f"host {host!r} is loopback: inside a pod that is the pod itself; use the agent's "
             "Service or node address, or set tracing.jaeger.allowLoopback: true for an agent sidecar"
         )
@@ -141,7 +154,7 @@ def check_jaeger_agent_host(host: str, allow_loopback: bool) -> str:
 
 def check_jaeger_agent_port(port: int) -> int:
     if port in JAEGER_COLLECTOR_PORTS:
-        raise ValueError(
+        raise PortMismatch(
             f"port {port} is the {JAEGER_COLLECTOR_PORTS[port]} port, not the agent's: the agent "
             "listens on UDP 6831 (compact thrift) or 6832 (binary thrift); to send to a collector "
             "over HTTP set tracing.jaeger.collectorEndpoint instead"
@@ -158,15 +171,19 @@ def check_jaeger_collector(raw: str, allow_loopback: bool) -> str:
             "http://jaeger-collector.observability.svc:14268/api/traces; a bare host and UDP port "
             "belongs in tracing.jaeger.agent"
         )
-    port = _port(port_text, raw, "the Jaeger collector's HTTP port is usually 14268")
+    if not host:
+        raise ValueError(f"{raw!r} has no host; use e.g. http://jaeger-collector.observability.svc:14268/api/traces")
+    # A URL may leave the port out (80/443, e.g. a collector behind an ingress), as the CRD's pattern allows.
+    port = None if port_text is None else _port(port_text, raw, "the Jaeger collector's HTTP port is usually 14268")
     if port in JAEGER_AGENT_PORTS:
-        raise ValueError(
+        raise PortMismatch(
             f"port {port} is the Jaeger agent's UDP port; the collector listens on HTTP 14268 "
             "(/api/traces); set tracing.jaeger.agent for the agent instead"
         )
     if is_loopback(host) and not allow_loopback:
-        raise ValueError(
+        raise LoopbackHost(
             f"host {host!r} is loopback: inside a pod that is the pod itself; use the collector "
             "Service's DNS name, or set tracing.jaeger.allowLoopback: true"
         )
-    return f"{scheme.lower()}://{host.lower()}:{port}{path or '/api/traces'}"
+    authority = host.lower() if port is None else f"{host.lower()}:{port}"
+    return f"{scheme.lower()}://{authority}{path or '/api/traces'}"

@@ -77,8 +77,9 @@ class Cel:
     """A cross-field rule for the API server (``x-kubernetes-validations``).
 
     The same rule is enforced offline by a validator of the model it is
-    attached to, raising exactly ``message``; ``tests/unit/test_cel_rules.py``
-    and the control-plane tests keep the two in step.
+    attached to, raising exactly ``message`` (reported at ``field_path``);
+    the cases in ``tests/cel_cases.py``, run offline by ``tests/unit/test_spec.py``
+    and against the API server by the control-plane tests, keep the two in step.
     """
 
     rule: str
@@ -102,7 +103,8 @@ class _Model(BaseModel):
         populate_by_name=True,
         extra="forbid",
         frozen=True,
-        strict=False,
+        # Like the API server: "9464" is not an integer and "yes" is not a boolean.
+        strict=True,
     )
 
 
@@ -164,11 +166,13 @@ LabelValue = Annotated[
 # ----------------------------------------------------------------- selector
 
 SELECTOR_OPERATOR_RULE = Cel(
-    "self.operator in ['In', 'NotIn'] ? size(self.values) > 0 : size(self.values) == 0",
+    "self.operator in ['In', 'NotIn'] ? (has(self.values) && size(self.values) > 0) : "
+    "(!has(self.values) || size(self.values) == 0)",
     "values must be non-empty for In and NotIn and empty for Exists and DoesNotExist",
 )
 SELECTOR_EMPTY_RULE = Cel(
-    "size(self.matchLabels) + size(self.matchExpressions) > 0",
+    "(has(self.matchLabels) && size(self.matchLabels) > 0) || "
+    "(has(self.matchExpressions) && size(self.matchExpressions) > 0)",
     "an empty selector would select every pod in the namespace; name at least one label, "
     "or leave selector out to use app.kubernetes.io/name=<serviceName>",
 )
@@ -355,7 +359,12 @@ class Otlp(_Model):
         if value is None:
             return None
         protocol = info.data.get("protocol", "http/protobuf")
-        endpoints.parse_otlp(value, protocol, bool(info.data.get("allow_loopback", False)))
+        try:
+            endpoints.parse_otlp(value, protocol, bool(info.data.get("allow_loopback", False)))
+        except endpoints.LoopbackHost:
+            raise ValueError(OTLP_LOOPBACK_RULE.message) from None
+        except endpoints.PortMismatch:
+            raise ValueError(OTLP_PORT_RULE.message) from None
         return value
 
     @property
@@ -402,7 +411,10 @@ class JaegerAgent(_Model):
     @field_validator("port")
     @classmethod
     def _agent_port(cls, value: int) -> int:
-        return endpoints.check_jaeger_agent_port(value)
+        try:
+            return endpoints.check_jaeger_agent_port(value)
+        except endpoints.PortMismatch:
+            raise ValueError(JAEGER_AGENT_PORT_RULE.message) from None
 
 
 JAEGER_COLLECTOR_PORT_RULE = Cel(
@@ -450,14 +462,22 @@ class Jaeger(_Model):
     @classmethod
     def _agent_loopback(cls, value: JaegerAgent | None, info: Any) -> JaegerAgent | None:
         if value is not None:
-            endpoints.check_jaeger_agent_host(value.host, bool(info.data.get("allow_loopback", False)))
+            try:
+                endpoints.check_jaeger_agent_host(value.host, bool(info.data.get("allow_loopback", False)))
+            except endpoints.LoopbackHost:
+                raise ValueError(JAEGER_LOOPBACK_RULE.message) from None
         return value
 
     @field_validator("collector_endpoint")
     @classmethod
     def _collector(cls, value: str | None, info: Any) -> str | None:
         if value is not None:
-            endpoints.check_jaeger_collector(value, bool(info.data.get("allow_loopback", False)))
+            try:
+                endpoints.check_jaeger_collector(value, bool(info.data.get("allow_loopback", False)))
+            except endpoints.LoopbackHost:
+                raise ValueError(JAEGER_LOOPBACK_RULE.message) from None
+            except endpoints.PortMismatch:
+                raise ValueError(JAEGER_COLLECTOR_PORT_RULE.message) from None
         return value
 
     @property
@@ -815,12 +835,30 @@ class MonitoredService:
         return f"{self.namespace}/{self.name}"
 
 
+def _at_rule_field(problem: SpecProblem) -> SpecProblem:
+    """Report a cross-field rule where the API server does: at the object's path plus the rule's fieldPath."""
+    suffix = next((r.field_path for r in ALL_CEL_RULES if r.message == problem.message and r.field_path), "")
+    if not suffix or re.sub(r"(\[[^\]]*\])+$", "", problem.path).endswith(suffix):
+        return problem
+    return SpecProblem(problem.path + suffix, problem.message)
+
+
+def _plain(value: Any) -> Any:
+    """Any mapping (a kopf body view, a MappingProxy) as plain dicts: strict validation takes dicts only."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
 def parse_spec(raw: Mapping[str, Any] | None) -> MonitoredServiceSpec:
     """Validate a raw ``spec`` mapping; raise :class:`InvalidSpec` with field paths."""
     try:
-        return MonitoredServiceSpec.model_validate(raw or {})
+        return MonitoredServiceSpec.model_validate(_plain(raw or {}))
     except ValidationError as error:
-        raise InvalidSpec(problems_from(error, "spec")) from None
+        problems = problems_from(error, "spec", MonitoredServiceSpec)
+        raise InvalidSpec([_at_rule_field(p) for p in problems]) from None
 
 
 def parse_monitored_service(obj: Mapping[str, Any], default_namespace: str = "default") -> MonitoredService:
@@ -837,16 +875,19 @@ def parse_monitored_service(obj: Mapping[str, Any], default_namespace: str = "de
     raw_spec = obj.get("spec")
     if raw_spec is not None and not isinstance(raw_spec, Mapping):
         raise InvalidSpec([*problems, SpecProblem("spec", "must be a mapping")], resource)
+    spec: MonitoredServiceSpec | None = None
     try:
         spec = parse_spec(raw_spec)
     except InvalidSpec as error:
-        raise InvalidSpec([*problems, *error.problems], resource) from None
-    if spec.service_name is None and name:
+        problems.extend(error.problems)
+    # Judged even when the spec has other problems: the API server reports them all at once.
+    given = spec.service_name if spec is not None else (raw_spec or {}).get("serviceName")
+    if given is None and name:
         try:
             check_service_name(name)
         except ValueError:
             problems.append(SpecProblem("spec.serviceName", DEFAULT_NAME_RULE.message))
-    if problems:
+    if problems or spec is None:
         raise InvalidSpec(problems, resource)
     generation = meta.get("generation")
     return MonitoredService(

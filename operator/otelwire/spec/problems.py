@@ -11,11 +11,13 @@ kopf shell, which only format it.
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 
 @dataclass(frozen=True)
@@ -43,15 +45,48 @@ class InvalidSpec(ValueError):
         return [f"{prefix}{p}" for p in self.problems]
 
 
-def _path(loc: Iterable[Any], root: str) -> str:
+def _unwrap(annotation: Any) -> Any:
+    """``Annotated[X, ...]`` and ``X | None`` -> ``X``."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            options = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(options) != 1:
+                return annotation
+            annotation = options[0]
+        else:
+            return annotation
+
+
+def _field(model: Any, alias: str) -> Any:
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        for name, info in model.model_fields.items():
+            if alias in (name, info.alias):
+                return info.annotation
+    return None
+
+
+def _path(loc: Iterable[Any], root: str, model: Any = None) -> str:
+    """A dotted path like the API server's: list indexes and map keys in brackets.
+
+    With ``model`` the path follows the model's types, so a map key containing
+    dots (``resourceAttributes[deployment.environment]``) is told from a field.
+    """
     parts: list[str] = [root] if root else []
+    current = model
     for item in loc:
-        if isinstance(item, int):
-            parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
-        elif item in ("function-after", "function-before", "function-wrap"):
+        if item in ("function-after", "function-before", "function-wrap", "[key]"):
             continue
+        current = _unwrap(current)
+        if isinstance(item, int) or typing.get_origin(current) is dict:
+            parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
+            args = typing.get_args(current)
+            current = args[-1] if args else None
         else:
             parts.append(str(item))
+            current = _field(current, str(item))
     return ".".join(parts)
 
 
@@ -71,10 +106,10 @@ def _message(error: Any) -> str:
     return msg
 
 
-def problems_from(error: ValidationError, root: str = "spec") -> list[SpecProblem]:
-    """Turn pydantic's errors into problems with dotted camelCase paths."""
+def problems_from(error: ValidationError, root: str = "spec", model: Any = None) -> list[SpecProblem]:
+    """Turn pydantic's errors into problems with dotted camelCase paths (``model``: the validated class)."""
     problems: list[SpecProblem] = []
     for item in error.errors():
         loc = [part for part in item["loc"] if not str(part).startswith("function-")]
-        problems.append(SpecProblem(_path(loc, root), _message(item)))
+        problems.append(SpecProblem(_path(loc, root, model), _message(item)))
     return problems

@@ -1,0 +1,1 @@
+"""Unit tests: the pure core (model, planner, CRD generator) and the CLI, no cluster needed."""
