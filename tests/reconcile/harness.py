@@ -35,7 +35,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.3) -> Any:
+def wait_for(
+    what: str,
+    check: Callable[[], Any],
+    timeout: float = 60.0,
+    interval: float = 0.3,
+    explain: Callable[[], Any] | None = None,
+) -> Any:
+    """Poll ``check`` until truthy; on timeout say what was seen last (``explain`` adds context)."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -43,7 +50,8 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0, interva
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+    context = f"; {explain()!r}" if explain is not None else ""
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r}{context})")
 
 
 class Collector:

@@ -67,6 +67,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser.add_argument(
         "--reassess-interval", type=float, default=60.0, help="seconds between periodic re-assessments (default: 60)"
     )
+    parser.add_argument(
+        "--chrony-namespace", default=None, help="namespace of the chrony DaemonSet (default: the operator namespace)"
+    )
+    parser.add_argument(
+        "--chrony-image",
+        default=None,
+        help="chrony image: needs chronyd, chronyc, sh and awk (default: see docs/clock.md)",
+    )
+    parser.add_argument(
+        "--chrony-servers", default=None, help="comma-separated NTP servers or pools (default: 0-3.pool.ntp.org)"
+    )
+    parser.add_argument(
+        "--alias-configmap",
+        default=None,
+        help="name of the generated collector rules ConfigMap (default: otelwire-collector-rules)",
+    )
+    parser.add_argument(
+        "--alias-namespace", default=None, help="namespace of that ConfigMap (default: the operator namespace)"
+    )
     parser.add_argument("--log-format", choices=("plain", "full", "json"), default="plain")
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.set_defaults(run=run)
@@ -88,6 +107,14 @@ def run(args: argparse.Namespace) -> int:
             "OTELWIRE_REASSESS_INTERVAL": str(args.reassess_interval),
         }
     )
+    optional = {
+        "OTELWIRE_CHRONY_NAMESPACE": args.chrony_namespace,
+        "OTELWIRE_CHRONY_IMAGE": args.chrony_image,
+        "OTELWIRE_CHRONY_SERVERS": args.chrony_servers,
+        "OTELWIRE_ALIAS_CONFIGMAP": args.alias_configmap,
+        "OTELWIRE_ALIAS_NAMESPACE": args.alias_namespace,
+    }
+    os.environ.update({key: value for key, value in optional.items() if value})
     import kopf  # imported late: the offline commands need no operator framework
 
     import otelwire.handlers  # noqa: F401  (registers the handlers)

@@ -37,7 +37,7 @@ class Options:
     probe_ttl: float = 30.0
     restart_min_interval: float = 300.0
     chrony_namespace: str = "otelwire-system"
-    chrony_image: str = "docker.io/dockurr/chrony:4.6"
+    chrony_image: str = "ghcr.io/otelwire/chrony:4.3-bookworm"
     chrony_servers: str = "0.pool.ntp.org,1.pool.ntp.org,2.pool.ntp.org,3.pool.ntp.org"
     alias_configmap: str = "otelwire-collector-rules"
     alias_namespace: str = "otelwire-system"
@@ -60,7 +60,7 @@ class Options:
             chrony_namespace=os.environ.get(
                 "OTELWIRE_CHRONY_NAMESPACE", os.environ.get("OTELWIRE_NAMESPACE", "otelwire-system")
             ),
-            chrony_image=os.environ.get("OTELWIRE_CHRONY_IMAGE", "docker.io/dockurr/chrony:4.6"),
+            chrony_image=os.environ.get("OTELWIRE_CHRONY_IMAGE", "ghcr.io/otelwire/chrony:4.3-bookworm"),
             chrony_servers=os.environ.get("OTELWIRE_CHRONY_SERVERS", cls.chrony_servers),
             alias_configmap=os.environ.get("OTELWIRE_ALIAS_CONFIGMAP", "otelwire-collector-rules"),
             alias_namespace=os.environ.get(

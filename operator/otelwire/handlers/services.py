@@ -80,8 +80,9 @@ def _reconcile(
         _write(assess_invalid(error, generation=generation, previous=previous, now=_now()), body, status, patch, memo)
         return
     services: list[MonitoredService] = list(msvc_index.get(namespace, ()))
+    everywhere = [each for store in msvc_index.values() for each in store]
+    alias_notes = memo.clusterwide.sync(everywhere).conflicts.get(ms.key, [])
     applying_now = False
-    alias_notes: list[str] = []
     try:
         if apply and ms.spec.injection.mode == "patch":
             outcome = applying.apply_patch_mode(memo.kube, ms, services)
@@ -99,11 +100,12 @@ def _reconcile(
         raise kopf.TemporaryError(str(error), delay=10) from error
     pods = owned_pods(ms, services, pod_index.get(namespace, ()))
     probe = memo.prober.check(ms)
+    clock = memo.clusterwide.clock_facts() if ms.spec.clock.sync == "chrony" else None
     assessment = assess(
         ms,
         pods,
         probe=probe,
-        clock=None,
+        clock=clock,
         previous=previous,
         now=_now(),
         applying=applying_now,
@@ -176,9 +178,16 @@ def reassess(
 
 
 @kopf.on.delete(*RESOURCE)
-def release(*, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Remove exactly what patch mode applied for this MonitoredService, nothing else."""
+def release(*, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+    """Remove exactly what patch mode applied for this MonitoredService, nothing else.
+
+    Also re-syncs the cluster-wide objects without it: the chrony DaemonSet goes when the
+    last MonitoredService wanting clock sync goes.
+    """
     namespace = str(body.metadata.namespace)
+    index: kopf.Index[str, Any] = kwargs["msvc_index"]
+    key = f"{namespace}/{body.metadata.name}"
+    memo.clusterwide.sync([each for store in index.values() for each in store if each.key != key])
     memo.readiness.set(f"{namespace}/{body.metadata.name}", None)
     try:
         ms = parse_monitored_service(body, namespace)

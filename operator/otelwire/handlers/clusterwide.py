@@ -1,0 +1,133 @@
+"""Applying the cluster-wide objects: the chrony DaemonSet and the alias rules ConfigMap.
+
+Every MonitoredService reconcile calls :meth:`Clusterwide.sync` with all valid
+MonitoredServices from the index; the objects are server-side-applied only
+when their content changed since the last apply (so 1,000 timers cost one
+apply), and the chrony DaemonSet is deleted as soon as nobody wants it --
+also right after a restart, so none is left orphaned.  ``clock_facts`` reads
+the DaemonSet's pods for ``ClockSynced``, cached briefly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from otelwire.assess.facts import ClockFacts
+from otelwire.clusterwide import chrony, renaming
+from otelwire.handlers.kube import Kube, KubeError
+from otelwire.handlers.runtime import Options
+from otelwire.spec.model import MonitoredService
+
+logger = logging.getLogger(__name__)
+MANAGER = "otelwire"
+
+
+def _digest(objects: Sequence[Mapping[str, Any]]) -> str:
+    return hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()
+
+
+def _path(obj: Mapping[str, Any]) -> str:
+    meta = obj["metadata"]
+    if obj["kind"] == "ConfigMap":
+        return f"/api/v1/namespaces/{meta['namespace']}/configmaps/{meta['name']}"
+    return f"/apis/apps/v1/namespaces/{meta['namespace']}/daemonsets/{meta['name']}"
+
+
+class Clusterwide:
+    def __init__(self, kube: Kube, options: Options) -> None:
+        self.kube = kube
+        self.options = options
+        self._lock = threading.Lock()
+        self._chrony: str | None = None  # digest of what was applied; "" = known absent
+        self._aliases: str | None = None
+        self._renaming = renaming.Renaming({})
+        self._clock: tuple[float, ClockFacts | None] = (0.0, None)
+
+    def sync(self, services: Sequence[MonitoredService]) -> renaming.Renaming:
+        """Bring both objects in line with ``services``; return the alias conflicts per service.
+
+        A failure (say, the target namespace does not exist) is logged and retried on the next
+        reconcile; it never fails the MonitoredService's own reconcile.
+        """
+        with self._lock:
+            for step in (self._sync_chrony, self._sync_aliases):
+                try:
+                    step(services)
+                except KubeError as error:
+                    logger.warning("cluster-wide object not applied: %s", error)
+            return self._renaming
+
+    def _sync_chrony(self, services: Sequence[MonitoredService]) -> None:
+        plan = chrony.wanted(services)
+        servers = [s.strip() for s in self.options.chrony_servers.split(",") if s.strip()]
+        if plan is None:
+            if self._chrony != "":
+                for kind, name in (("DaemonSet", chrony.NAME), ("ConfigMap", chrony.NAME)):
+                    obj = {"kind": kind, "metadata": {"namespace": self.options.chrony_namespace, "name": name}}
+                    if self.kube.delete(_path(obj)) is not None:
+                        logger.info("removed the chrony %s: no MonitoredService wants clock sync", kind)
+                self._chrony = ""
+                self._clock = (0.0, None)
+            return
+        objects = chrony.objects(plan, self.options.chrony_namespace, self.options.chrony_image, servers)
+        digest = _digest(objects)
+        if digest == self._chrony:
+            return
+        for obj in objects:
+            self.kube.apply(_path(obj), obj, manager=MANAGER, force=True)
+        self._chrony = digest
+        logger.info("applied the chrony DaemonSet for %s", ", ".join(plan.wanted_by))
+
+    def _sync_aliases(self, services: Sequence[MonitoredService]) -> None:
+        found = renaming.renaming(services)
+        self._renaming = found
+        if not found.rules and self._aliases is None and not any(ms.spec.aliases for ms in services):
+            return
+        obj = renaming.configmap(found.rules, self.options.alias_configmap, self.options.alias_namespace)
+        digest = _digest([obj])
+        if digest == self._aliases:
+            return
+        self.kube.apply(_path(obj), obj, manager=MANAGER, force=True)
+        self._aliases = digest
+
+    def clock_facts(self, ttl: float = 2.0) -> ClockFacts | None:
+        now = time.monotonic()
+        with self._lock:
+            stamp, cached = self._clock
+            if cached is not None and now - stamp < ttl:
+                return cached
+        namespace = self.options.chrony_namespace
+        try:
+            daemonset = self.kube.get(f"/apis/apps/v1/namespaces/{namespace}/daemonsets/{chrony.NAME}")
+        except KubeError as error:
+            if error.status != 404:
+                raise
+            daemonset = None
+        if daemonset is None:
+            facts = ClockFacts((), (), daemonset_found=False)
+        else:
+            pods = self.kube.get(
+                f"/api/v1/namespaces/{namespace}/pods", labelSelector=f"app.kubernetes.io/name={chrony.NAME}"
+            )
+            desired: list[str] = []
+            ready: list[str] = []
+            for pod in pods.get("items") or []:
+                node = (pod.get("spec") or {}).get("nodeName")
+                if not node or (pod.get("metadata") or {}).get("deletionTimestamp"):
+                    continue
+                desired.append(node)
+                conditions = (pod.get("status") or {}).get("conditions") or []
+                if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+                    ready.append(node)
+            scheduled = int(((daemonset.get("status") or {}).get("desiredNumberScheduled")) or 0)
+            missing = tuple(f"<unscheduled-{i + 1}>" for i in range(max(0, scheduled - len(desired))))
+            facts = ClockFacts(tuple(sorted(desired)) + missing, tuple(sorted(ready)))
+        with self._lock:
+            self._clock = (now, facts)
+        return facts
