@@ -1268,3 +1268,12 @@ SELECTORS: list[Any] = [
 @pytest.mark.parametrize(("selector", "labels", "match"), SELECTORS)
 def test_selector_matches_like_kubernetes(selector: dict[str, Any], labels: dict[str, str], match: bool) -> None:
     assert make_ms({"selector": selector}).selector.matches(labels) is match
+
+
+def test_a_known_sidecar_is_never_injected_even_when_named() -> None:
+    from otelwire.plan.selecting import target_containers
+
+    spec = {"containers": [{"name": "app"}, {"name": "istio-proxy"}]}
+    chosen, notes = target_containers(spec, ["app", "istio-proxy"])
+    assert chosen == [(0, "app", False)]
+    assert notes and "istio-proxy" in notes[0] and "never injected" in notes[0]

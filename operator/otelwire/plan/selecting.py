@@ -28,7 +28,7 @@ def target_containers(
     """Return (index, name, is_init) of containers to instrument, and notes about names not found.
 
     With no explicit list every regular container but known sidecars is chosen;
-    init containers only when named.
+    init containers only when named; known sidecars never, even when named.
     """
     regular = [c for c in pod_spec.get("containers") or [] if isinstance(c, Mapping)]
     init = [c for c in pod_spec.get("initContainers") or [] if isinstance(c, Mapping)]
@@ -41,6 +41,9 @@ def target_containers(
                 chosen.append((index, name, False))
         return chosen, notes
     for name in wanted:
+        if name in KNOWN_SIDECARS:
+            notes.append(f"container {name!r} is a known sidecar and is never injected (its proxy names itself)")
+            continue
         hit = next(((i, False) for i, c in enumerate(regular) if c.get("name") == name), None)
         if hit is None:
             hit = next(((i, True) for i, c in enumerate(init) if c.get("name") == name), None)
