@@ -147,7 +147,7 @@ def assess(
     details: list[dict[str, Any]] = [make("ConfigValid", "True", "Valid", "spec is valid")]
 
     if matched == 0:
-        selector = ms.selector.model_dump(by_alias=True, exclude_defaults=True)
+        selector = ms.selector.describe()
         details.append(
             make(
                 "Injected",

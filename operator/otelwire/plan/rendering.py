@@ -106,8 +106,9 @@ def render(bodies: Sequence[Mapping[str, Any]], default_namespace: str = "defaul
         out.workloads.append(body)
     for ms in out.services:
         if ms.key not in used:
-            selector = ms.selector.model_dump(by_alias=True, exclude_defaults=True)
-            out.warnings.append(f"{KIND} {ms.key}: selects no workload in the input (selector {selector})")
+            out.warnings.append(
+                f"{KIND} {ms.key}: selects no workload in the input (selector {ms.selector.describe()})"
+            )
     return out
 
 

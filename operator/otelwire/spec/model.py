@@ -239,6 +239,18 @@ class LabelSelector(_Model):
             e.matches(labels) for e in self.match_expressions
         )
 
+    def describe(self) -> str:
+        """The selector as ``kubectl get -l`` writes it, e.g. ``app=orders,tier in (a,b)``."""
+        parts = [f"{k}={v}" for k, v in self.match_labels.items()]
+        for e in self.match_expressions:
+            if e.operator == "Exists":
+                parts.append(e.key)
+            elif e.operator == "DoesNotExist":
+                parts.append(f"!{e.key}")
+            else:
+                parts.append(f"{e.key} {e.operator.lower()} ({','.join(e.values)})")
+        return ",".join(parts)
+
 
 # ----------------------------------------------------------------- injection
 
