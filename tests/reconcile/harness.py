@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,8 +92,19 @@ class Collector:
 class Operator:
     """``otelwire run`` as a child process with its log captured."""
 
-    def __init__(self, plane: Plane, workdir: Path, *, interval: float = 2.0, extra: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        plane: Plane,
+        workdir: Path,
+        *,
+        interval: float = 2.0,
+        extra: tuple[str, ...] = (),
+        kubeconfig: Path | None = None,
+        webhook: bool = True,
+    ) -> None:
         self.plane = plane
+        self.kubeconfig = kubeconfig or plane.kubeconfig
+        self.webhook = webhook
         self.log_path = workdir / f"operator-{time.time_ns()}.log"
         self.metrics_port = free_port()
         self.health_port = free_port()
@@ -107,7 +119,7 @@ class Operator:
             "otelwire.cli.main",
             "run",
             "--kubeconfig",
-            str(self.plane.kubeconfig),
+            str(self.kubeconfig),
             "--webhook-port",
             "0",
             "--metrics-port",
@@ -118,14 +130,27 @@ class Operator:
             str(self.interval),
             "--verbose",
             *self.extra,
+            *(() if self.webhook else ("--no-webhook",)),
         ]
         env = {**os.environ, "OTELWIRE_PROBE_TTL": "1"}
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             argv, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
-        wait_for("the operator's webhook registration", self._registered, timeout)
+        if self.webhook:
+            wait_for("the operator's webhook registration", self._registered, timeout)
+        else:
+            wait_for("the operator's liveness endpoint", self._alive, timeout)
         return self
+
+    def _alive(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError(f"operator exited with {self.process.returncode}:\n{self.tail()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
 
     def _registered(self) -> bool:
         if self.process is not None and self.process.poll() is not None:

@@ -1,0 +1,114 @@
+"""Least privilege, proven: the operator works under exactly manifests/rbac, and nothing more is allowed.
+
+The operator runs with a token of the ``otelwire`` ServiceAccount that
+``kubectl apply -k manifests/rbac`` creates, and does everything it does for a
+user: patch mode on a Deployment, status, the chrony DaemonSet and the
+collector rules ConfigMap in its namespace, Events.  Then ``kubectl auth
+can-i --as`` shows the denials hold.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from plane import Plane
+
+from reconcile.harness import ROOT, Collector, Operator, deployment, env_of, monitored_service, msvc, wait_for
+
+SYSTEM = "otelwire-system"
+ACCOUNT = f"system:serviceaccount:{SYSTEM}:otelwire"
+
+
+def _can(plane: Plane, *args: str) -> bool:
+    result = plane.kubectl("auth", "can-i", f"--as={ACCOUNT}", *args, check=False)
+    return result.stdout.strip() == "yes"
+
+
+def test_the_operator_works_under_its_own_rbac(crd: Plane, collector: Collector, tmp_path: Path) -> None:
+    crd.create_namespace(SYSTEM)
+    crd.kubectl("apply", "-k", str(ROOT / "manifests" / "rbac"))
+    kubeconfig = crd.serviceaccount_kubeconfig(SYSTEM, "otelwire", path=tmp_path / "sa.kubeconfig")
+    ns = crd.create_namespace("rbac-app")
+    operator = Operator(crd, tmp_path, kubeconfig=kubeconfig, webhook=False).start()
+    try:
+        ms = monitored_service(
+            "shipping",
+            ns,
+            collector.endpoint,
+            injection={"mode": "patch"},
+            clock={"sync": "chrony"},
+            aliases=["ShippingService"],
+        )
+        crd.apply([ms, deployment("shipping", ns, replicas=1)])
+        wait_for(
+            "patch mode under the operator's RBAC",
+            lambda: (
+                "OTEL_SERVICE_NAME"
+                in env_of(
+                    crd.kubectl_json("get", "deployment", "shipping", "-n", ns)["spec"]["template"]["spec"][
+                        "containers"
+                    ][0]
+                )
+            ),
+            90,
+            explain=operator.tail,
+        )
+        crd.kubectl("wait", "--for=condition=Ready", "msvc/shipping", "-n", ns, "--timeout=120s")
+        crd.kubectl("get", "daemonset", "otelwire-chrony", "-n", SYSTEM)
+        crd.kubectl("get", "configmap", "otelwire-collector-rules", "-n", SYSTEM)
+        assert msvc(crd, ns, "shipping")["status"]["workloads"]["instrumented"] == 1
+        crd.kubectl("delete", "msvc", "shipping", "-n", ns, "--timeout=60s")
+        wait_for(
+            "the chrony DaemonSet to be removed under RBAC",
+            lambda: crd.kubectl("get", "daemonset", "otelwire-chrony", "-n", SYSTEM, check=False).returncode != 0,
+            60,
+            explain=operator.tail,
+        )
+        log = operator.log_path.read_text(errors="replace")
+        assert "403" not in log and "Forbidden" not in log, operator.tail()
+    finally:
+        operator.stop()
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        ("get", "secrets", "-A"),
+        ("list", "secrets", "-n", SYSTEM),
+        ("create", "pods/exec", "-n", "default"),
+        ("patch", "pods", "-A"),
+        ("delete", "pods", "-A"),
+        ("delete", "deployments", "-A"),
+        ("create", "deployments", "-A"),
+        ("create", "daemonsets", "-n", "default"),
+        ("delete", "configmaps", "-n", "default"),
+        ("create", "mutatingwebhookconfigurations"),
+        ("create", "clusterrolebindings"),
+        ("delete", "namespaces"),
+        ("*", "*"),
+        ("delete", "monitoredservices.otelwire.io", "-A"),
+    ],
+    ids=lambda r: " ".join(r),
+)
+def test_what_the_operator_must_not_do_is_denied(crd: Plane, request_: tuple[str, ...]) -> None:
+    crd.create_namespace(SYSTEM)
+    crd.kubectl("apply", "-k", str(ROOT / "manifests" / "rbac"))
+    assert not _can(crd, *request_)
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        ("watch", "pods", "-A"),
+        ("patch", "deployments", "-A"),
+        ("patch", "monitoredservices.otelwire.io", "--subresource=status", "-A"),
+        ("create", "daemonsets", "-n", SYSTEM),
+        ("delete", "daemonsets", "-n", SYSTEM),
+    ],
+    ids=lambda r: " ".join(r),
+)
+def test_what_the_operator_uses_is_allowed(crd: Plane, request_: tuple[str, ...]) -> None:
+    crd.create_namespace(SYSTEM)
+    crd.kubectl("apply", "-k", str(ROOT / "manifests" / "rbac"))
+    assert _can(crd, *request_)
