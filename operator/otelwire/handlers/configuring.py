@@ -21,6 +21,7 @@ import prometheus_client
 
 from otelwire import metrics
 from otelwire.handlers.clusterwide import Clusterwide
+from otelwire.handlers.companions import Companions
 from otelwire.handlers.kube import Kube, load_config
 from otelwire.handlers.probing import Prober
 from otelwire.handlers.runtime import Options, ReadyBook, RestartBook
@@ -53,6 +54,7 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     memo.kube = Kube(await asyncio.to_thread(load_config, os.environ.get("KUBECONFIG") or None))
     memo.prober = Prober(options.probe_timeout, options.probe_ttl)
     memo.clusterwide = Clusterwide(memo.kube, options)
+    memo.companions = Companions(memo.kube)
     memo.restarts = RestartBook()
     memo.readiness = ReadyBook()
     memo.webhook = None

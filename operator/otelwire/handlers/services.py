@@ -112,6 +112,10 @@ def _reconcile(
         alias_conflicts=alias_notes,
     )
     _restart_outdated(ms, pods, assessment, memo)
+    try:
+        memo.companions.sync(ms)
+    except KubeError as error:
+        logger.warning("%s: PodMonitor or dashboard not applied: %s", ms.key, error)
     _write(assessment, body, status, patch, memo)
     counts = assessment.status["workloads"]
     for state in ("instrumented", "outdated", "missing"):

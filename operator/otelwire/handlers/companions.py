@@ -1,0 +1,109 @@
+"""Applying the per-MonitoredService companions: the PodMonitor and the dashboard ConfigMap.
+
+Each is server-side-applied with an ownerReference to its MonitoredService
+(same namespace, so the garbage collector removes it with the resource), only
+when its content changed since the last apply, and deleted when the spec stops
+asking for it.  The PodMonitor only where the Prometheus Operator's API
+exists (checked every few minutes, not per reconcile).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from otelwire.companions import podmonitor
+from otelwire.handlers.kube import Kube, KubeError
+from otelwire.spec.model import API_GROUP, API_VERSION, KIND, MonitoredService
+
+MANAGER = "otelwire"
+DISCOVERY_TTL = 300.0
+
+
+def _owned(obj: Mapping[str, Any], ms: MonitoredService) -> dict[str, Any]:
+    out: dict[str, Any] = json.loads(json.dumps(obj))
+    out["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": f"{API_GROUP}/{API_VERSION}",
+            "kind": KIND,
+            "name": ms.name,
+            "uid": ms.uid,
+            "controller": True,
+            "blockOwnerDeletion": False,
+        }
+    ]
+    return out
+
+
+def _podmonitor_path(namespace: str, name: str) -> str:
+    return f"/apis/{podmonitor.API_VERSION}/namespaces/{namespace}/podmonitors/{name}"
+
+
+def _configmap_path(namespace: str, name: str) -> str:
+    return f"/api/v1/namespaces/{namespace}/configmaps/{name}"
+
+
+def _ours(obj: Mapping[str, Any]) -> bool:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return bool(labels.get("app.kubernetes.io/managed-by") == MANAGER)
+
+
+class Companions:
+    def __init__(self, kube: Kube, dashboard: Callable[[MonitoredService], dict[str, Any]] | None = None) -> None:
+        self.kube = kube
+        self.dashboard = dashboard
+        self._applied: dict[str, str] = {}  # object path -> digest of what was applied
+        self._lock = threading.Lock()
+        self._podmonitors: tuple[float, bool] = (float("-inf"), False)
+
+    def podmonitors_available(self) -> bool:
+        checked, available = self._podmonitors
+        if time.monotonic() - checked < DISCOVERY_TTL:
+            return available
+        try:
+            resources = self.kube.get(f"/apis/{podmonitor.API_VERSION}")
+            available = any(r.get("name") == "podmonitors" for r in resources.get("resources") or [])
+        except KubeError as error:
+            if error.status not in (404, 403):
+                raise
+            available = False
+        self._podmonitors = (time.monotonic(), available)
+        return available
+
+    def sync(self, ms: MonitoredService) -> None:
+        if not ms.uid:
+            return
+        if self.podmonitors_available():
+            wanted = podmonitor.pod_monitor(ms)
+            self._ensure(_podmonitor_path(ms.namespace, podmonitor.name_of(ms)), wanted and _owned(wanted, ms))
+        if self.dashboard is not None:
+            wanted_cm = self.dashboard(ms) if ms.spec.dashboard else None
+            name = f"otelwire-dashboard-{ms.service_name}"
+            self._ensure(_configmap_path(ms.namespace, name), wanted_cm and _owned(wanted_cm, ms))
+
+    def _ensure(self, path: str, wanted: dict[str, Any] | None) -> None:
+        digest = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest() if wanted else ""
+        with self._lock:
+            if self._applied.get(path) == digest:
+                return
+        if wanted is None:
+            self._remove_ours(path)
+        else:
+            self.kube.apply(path, wanted, manager=MANAGER, force=True)
+        with self._lock:
+            self._applied[path] = digest
+
+    def _remove_ours(self, path: str) -> None:
+        """Delete the object if it exists and otelwire made it (also after a restart)."""
+        try:
+            current = self.kube.get(path)
+        except KubeError as error:
+            if error.status == 404:
+                return
+            raise
+        if _ours(current):
+            self.kube.delete(path)
