@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 EXAMPLE ?= manifests/examples/order-service.yaml
 
-.PHONY: all render install lint test pytest gotest controlplane system-deps crd clean
+.PHONY: all render install lint test pytest gotest controlplane system-deps crd dashboards clean
 
 all: test
 
@@ -26,6 +26,9 @@ render: $(STAMP)
 crd: $(STAMP)
 	$(BIN)/otelwire crd > crds/monitoredservices.otelwire.io.yaml
 
+dashboards: $(STAMP)
+	$(BIN)/python -c 'import otelwire.dashboards as d; print(d.operator_manifest(), end="")' > manifests/dashboards/operator-dashboard.yaml
+
 lint: $(STAMP)
 	$(BIN)/ruff check operator tests bench
 	$(BIN)/ruff format --check operator tests bench
@@ -38,7 +41,7 @@ system-deps:
 	scripts/system-deps.sh
 
 gotest:
-	cd tools/otelvet && go test ./...
+	cd tools/otelvet && go test -timeout 20m ./...
 
 pytest: $(STAMP) controlplane system-deps
 	$(BIN)/pytest

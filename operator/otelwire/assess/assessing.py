@@ -85,7 +85,7 @@ def _summary(details: Sequence[Mapping[str, Any]], matched: int, service: str) -
     # Unknown blocks Ready, except for a collector nobody can probe (a UDP Jaeger agent).
     failing = [c for c in details if c["status"] != "True" and c["reason"] != "NotProbeable"]
     if not failing:
-        return "True", "Ready", f"{matched} pod(s) report as {service!r} to a reachable collector"
+        return "True", "Ready", f"{matched} pod(s) report as {service!r}; every condition holds"
     first = failing[0]
     return "False", str(first["reason"]), f"{first['type']}: {first['message']}"
 

@@ -98,7 +98,9 @@ def structural_spec_schema() -> dict[str, Any]:
 
 def structural_status_schema() -> dict[str, Any]:
     schema = _schema_of(MonitoredServiceStatus)
-    schema.pop("default", None)
+    # `default: {}` makes a new object come back with status.observedGeneration 0, so kstatus,
+    # Flux and Argo CD see it as in progress until the operator has looked at it.
+    schema["default"] = {}
     return schema
 
 
