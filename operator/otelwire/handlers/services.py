@@ -66,6 +66,7 @@ def _reconcile(
     memo: kopf.Memo,
     indexes: Mapping[str, Any],
     apply: bool,
+    previously_patched: bool = False,
 ) -> None:
     msvc_index: kopf.Index[str, Any] = indexes["msvc_index"]
     pod_index: kopf.Index[str, Any] = indexes["pod_index"]
@@ -93,7 +94,7 @@ def _reconcile(
                 logger.warning("%s: %s", ms.key, line)
             if outcome.errors:
                 raise kopf.TemporaryError("; ".join(outcome.errors), delay=10)
-        elif apply:
+        elif apply and previously_patched:
             applying.release(memo.kube, ms)
     except KubeError as error:
         metrics.RECONCILIATIONS.labels("error").inc()
@@ -165,7 +166,14 @@ def reconcile(
     memo: kopf.Memo,
     **kwargs: Any,
 ) -> None:
-    _reconcile(body=body, status=status, patch=patch, memo=memo, indexes=kwargs, apply=True)
+    # Switching from patch to webhook mode gives back what patch mode applied. (Only on an update
+    # that shows the switch: listing workloads on every reconcile of every webhook-mode service
+    # would cost three API calls each.)
+    old = kwargs.get("old") or {}
+    was_patch = ((old.get("spec") or {}).get("injection") or {}).get("mode") == "patch"
+    _reconcile(
+        body=body, status=status, patch=patch, memo=memo, indexes=kwargs, apply=True, previously_patched=was_patch
+    )
 
 
 @kopf.timer(*RESOURCE, interval=INTERVAL, initial_delay=min(INTERVAL, 5.0))

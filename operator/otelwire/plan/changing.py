@@ -183,8 +183,57 @@ def _map_changes(
     return out, conflicts
 
 
+def _string_map(value: Any) -> bool:
+    return value is None or (
+        isinstance(value, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    )
+
+
+def _containers_well_formed(value: Any) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, list):
+        return False
+    for container in value:
+        if not isinstance(container, Mapping) or not isinstance(container.get("name"), str):
+            return False
+        env = container.get("env")
+        if env is not None and not (
+            isinstance(env, list) and all(isinstance(e, Mapping) and isinstance(e.get("name"), str) for e in env)
+        ):
+            return False
+    return True
+
+
+def well_formed(template: Mapping[str, Any]) -> bool:
+    """True when ``template`` has the shapes the comparison relies on (the API server's pod schema).
+
+    The webhook can be sent anything; a malformed pod gets no changes rather than a patch that
+    would not apply.
+    """
+    meta = template.get("metadata")
+    spec = template.get("spec")
+    if meta is not None and not isinstance(meta, Mapping):
+        return False
+    if not isinstance(spec, Mapping):
+        return False
+    meta = meta or {}
+    containers = spec.get("containers")
+    return (
+        isinstance(containers, list)
+        and len(containers) > 0  # a pod has at least one container
+        and _string_map(meta.get("labels"))
+        and _string_map(meta.get("annotations"))
+        and _containers_well_formed(containers)
+        and _containers_well_formed(spec.get("initContainers"))
+    )
+
+
 def changes(template: Mapping[str, Any], plan: Plan) -> Changes:
-    """Compare ``template`` (a pod or pod template) with ``plan``."""
+    """Compare ``template`` (a pod or pod template) with ``plan``; no changes for a malformed one."""
+    if not well_formed(template):
+        meta_ok = isinstance(template.get("metadata"), Mapping)
+        return Changes((), {}, {}, "metadata" in template, meta_ok, meta_ok, ())
     meta = template.get("metadata") or {}
     spec = template.get("spec") or {}
     override = plan.override_existing
