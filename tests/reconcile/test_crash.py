@@ -57,7 +57,17 @@ def test_sigkill_mid_reconcile_converges_without_duplicates_or_orphans(
     crd.kubectl("delete", "msvc", "svc-010", "-n", ns, "--wait=false")
     second = Operator(crd, tmp_path, interval=30).start()
     try:
-        wait_for("all 199 to converge", lambda: _converged(crd, ns, 199), 240, explain=second.tail)
+
+        def progress() -> str:
+            items = crd.kubectl_json("get", "msvc", "-n", ns)["items"]
+            stale = [
+                i for i in items if (i.get("status") or {}).get("observedGeneration") != i["metadata"]["generation"]
+            ]
+            log = second.log_path.read_text(errors="replace").splitlines()
+            problems = [line for line in log if "rror" in line or "Traceback" in line or "failed" in line][-8:]
+            return f"{len(items)} objects, {len(stale)} stale, e.g. {stale[:1]}; {problems}"
+
+        wait_for("all 199 to converge", lambda: _converged(crd, ns, 199), 240, explain=progress)
         for i in range(5):
             template = crd.kubectl_json("get", "deployment", f"svc-{i:03d}", "-n", ns)["spec"]["template"]
             names = [e["name"] for e in template["spec"]["containers"][0].get("env") or []]
