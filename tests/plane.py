@@ -173,19 +173,17 @@ class Binaries:
     kwok_stages: Path | None = None
 
     def require_nodes(self) -> tuple[Path, Path, Path, Path]:
-        """The node components, or a PlaneError naming what is missing and how to get it."""
-        parts = {
-            "kube-controller-manager": self.kube_controller_manager,
-            "kube-scheduler": self.kube_scheduler,
-            "kwok": self.kwok,
-            "kwok-stages.yaml": self.kwok_stages,
-        }
-        missing = [name for name, path in parts.items() if path is None]
-        if missing or None in parts.values():
-            raise PlaneError(f"nodes need {', '.join(missing)}: run `make controlplane`")
-        kcm, sched, kwok, stages = parts.values()
-        assert kcm and sched and kwok and stages
-        return kcm, sched, kwok, stages
+        """(controller manager, scheduler, kwok, kwok stages), or a PlaneError saying how to get them."""
+        kcm, scheduler, kwok, stages = self.kube_controller_manager, self.kube_scheduler, self.kwok, self.kwok_stages
+        if kcm is None or scheduler is None or kwok is None or stages is None:
+            named = zip(
+                ("kube-controller-manager", "kube-scheduler", "kwok", "kwok-stages.yaml"),
+                (kcm, scheduler, kwok, stages),
+                strict=True,
+            )
+            missing = ", ".join(name for name, path in named if path is None)
+            raise PlaneError(f"nodes need {missing}: run `make controlplane`")
+        return kcm, scheduler, kwok, stages
 
 
 def _executable(directory: Path, name: str) -> Path | None:
@@ -204,28 +202,30 @@ def locate_binaries(env: Mapping[str, str] | None = None) -> Binaries:
     stages = cache_dir(versions) / "kwok-stages.yaml"
     assets = environ.get(ENV_ASSETS, "").strip()
     primary = Path(assets) if assets else built
-    core = {name: _executable(primary, name) for name in ("etcd", "kube-apiserver", "kubectl")}
-    missing = sorted(name for name, path in core.items() if path is None)
-    if missing:
+    etcd, apiserver, kubectl = (_executable(primary, name) for name in ("etcd", "kube-apiserver", "kubectl"))
+    if etcd is None or apiserver is None or kubectl is None:
+        named = zip(("etcd", "kube-apiserver", "kubectl"), (etcd, apiserver, kubectl), strict=True)
+        missing = ", ".join(name for name, path in named if path is None)
         hint = (
-            f"{ENV_ASSETS}={assets} lacks {', '.join(missing)}"
+            f"{ENV_ASSETS}={assets} lacks {missing}"
             if assets
-            else f"{built} lacks {', '.join(missing)}: run `make controlplane` (tests/controlplane/build.sh)"
+            else f"{built} lacks {missing}: run `make controlplane` (tests/controlplane/build.sh)"
         )
         raise PlaneError(f"no control-plane binaries: {hint}")
 
     def node_part(name: str) -> Path | None:
+        # envtest ships no node components: fall back to the local build for those.
         return _executable(primary, name) or _executable(built, name)
 
     version = versions["KUBERNETES_VERSION"]
     if assets:
-        version = _binary_version(core["kube-apiserver"]) or version  # type: ignore[arg-type]
+        version = _binary_version(apiserver) or version
     return Binaries(
         bin_dir=primary,
         version=version,
-        etcd=core["etcd"],  # type: ignore[arg-type]
-        kube_apiserver=core["kube-apiserver"],  # type: ignore[arg-type]
-        kubectl=core["kubectl"],  # type: ignore[arg-type]
+        etcd=etcd,
+        kube_apiserver=apiserver,
+        kubectl=kubectl,
         kube_controller_manager=node_part("kube-controller-manager"),
         kube_scheduler=node_part("kube-scheduler"),
         kwok=node_part("kwok"),
@@ -702,14 +702,25 @@ class Plane:
         return self.kubectl("apply", "-f", "-", *args, input=text).stdout
 
     def create_namespace(self, name: str, labels: Mapping[str, str] | None = None, timeout: float = 60.0) -> str:
-        """Create a namespace and wait for its ``default`` ServiceAccount (pods need it)."""
+        """Create a namespace and wait for its ``default`` ServiceAccount (pods need it).
+
+        Without a controller manager (envtest binaries only) the ServiceAccount is
+        created here, as the serviceaccount controller would.
+        """
         self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": dict(labels or {})}})
+        if not self.has_serviceaccount_controller():
+            sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": name}}
+            self.apply(sa)
         _wait_until(
             f"serviceaccount {name}/default",
             lambda: self.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode == 0,
             timeout,
         )
         return name
+
+    def has_serviceaccount_controller(self) -> bool:
+        """Whether a controller manager creates each namespace's ``default`` ServiceAccount."""
+        return True
 
     def _admin_cluster(self) -> tuple[str, bytes]:
         """(server, CA PEM) from the admin kubeconfig's current context."""
@@ -865,6 +876,9 @@ class LocalPlane(Plane):
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def has_serviceaccount_controller(self) -> bool:
+        return "kube-controller-manager" in self.components
+
     def kubectl_env(self) -> dict[str, str]:
         # A per-plane discovery cache: ports are random, ~/.kube/cache would only collect litter.
         return {**os.environ, "KUBECACHEDIR": str(self.workdir / "kubectl-cache")}
@@ -874,11 +888,21 @@ class LocalPlane(Plane):
         _install_reaper()
         with _LIVE_LOCK:
             _LIVE_PLANES.add(self)
-        try:
-            self._start(timeout)
-        except BaseException:
-            self.stop()
-            raise
+        for attempt in (1, 2):
+            try:
+                self._start(timeout)
+                return self
+            except PlaneError as exc:
+                # free_port() cannot reserve a port: another process may take it first.
+                self._stop_components()
+                self.components.clear()
+                shutil.rmtree(self.workdir / "etcd", ignore_errors=True)
+                if attempt == 2 or "address already in use" not in str(exc):
+                    self.stop()
+                    raise
+            except BaseException:
+                self.stop()
+                raise
         return self
 
     def _start(self, timeout: float) -> None:
@@ -1016,8 +1040,7 @@ class LocalPlane(Plane):
             if self.nodes:
                 return self.nodes
             begin = time.monotonic()
-            kcm_bin, scheduler_bin, kwok_bin, stages = self.binaries.require_nodes()
-            del kcm_bin  # _start_controller_manager reads it from self.binaries
+            _, scheduler_bin, kwok_bin, stages = self.binaries.require_nodes()
             old = self.components.pop("kube-controller-manager", None)
             if old is not None:
                 old.stop()
@@ -1064,18 +1087,21 @@ class LocalPlane(Plane):
             self.startup_seconds["nodes"] = time.monotonic() - begin
             return self.nodes
 
+    def _stop_components(self) -> None:
+        for name in ("kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"):
+            component = self.components.get(name)
+            if component is not None:
+                component.stop()
+        for component in list(self.components.values()):  # anything not named above
+            component.stop()
+
     def pids(self) -> dict[str, int]:
         """The pid (= process group id) of every component started so far."""
         return {name: component.pid for name, component in self.components.items() if component.popen}
 
     def stop(self) -> None:
         """Stop every component (dependents first) and remove the temporary folder."""
-        for name in ("kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"):
-            component = self.components.get(name)
-            if component is not None:
-                component.stop()
-        for component in self.components.values():  # anything not named above
-            component.stop()
+        self._stop_components()
         if self._own_workdir and not os.environ.get(ENV_KEEP):
             shutil.rmtree(self.workdir, ignore_errors=True)
         with _LIVE_LOCK:

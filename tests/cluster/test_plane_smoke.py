@@ -198,6 +198,48 @@ def test_crd_cel_rule_rejects_alias_equal_to_service_name(
     assert "spec.aliases" in result.stderr
 
 
+@pytest.mark.controlplane
+def test_plane_refuses_webhooks_that_would_route_to_a_service_ip(plane: Plane) -> None:
+    """Only a local plane carries the loopback guard; webhooks must use clientConfig.url on 127.0.0.1."""
+    if not isinstance(plane, LocalPlane):
+        pytest.skip("the loopback guard is part of the local plane only")
+    name = _unique("guard")
+
+    def webhook_config(client_config: dict[str, Any]) -> str:
+        return yaml.safe_dump(
+            {
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "ValidatingWebhookConfiguration",
+                "metadata": {"name": name},
+                "webhooks": [
+                    {
+                        "name": "guard.otelwire.io",
+                        "clientConfig": client_config,
+                        "rules": [
+                            {
+                                "apiGroups": ["otelwire.io"],
+                                "apiVersions": ["v1alpha1"],
+                                "operations": ["CREATE"],
+                                "resources": ["monitoredservices"],
+                            }
+                        ],
+                        "sideEffects": "None",
+                        "admissionReviewVersions": ["v1"],
+                        "failurePolicy": "Ignore",
+                    }
+                ],
+            }
+        )
+
+    refused = plane.kubectl(
+        "create", "-f", "-", input=webhook_config({"service": {"namespace": "default", "name": "x"}}), check=False
+    )
+    assert refused.returncode != 0
+    assert "clientConfig.url" in refused.stderr
+    plane.kubectl("create", "-f", "-", input=webhook_config({"url": "https://127.0.0.1:9/validate"}))
+    plane.kubectl("delete", "validatingwebhookconfiguration", name)
+
+
 # --------------------------------------------------------------------------- nodes
 
 
@@ -221,7 +263,7 @@ def test_deployment_gets_running_pods_on_kwok_nodes(plane_nodes: Plane, namespac
         }
     )
     plane.kubectl(
-        "wait", "--for=condition=Available", "deployment/smoke", "-n", namespace, "--timeout=120s", timeout=150
+        "wait", "--for=condition=Available", "deployment/smoke", "-n", namespace, "--timeout=180s", timeout=210
     )
     replicasets = plane.kubectl_json("get", "replicasets", "-n", namespace, "-l", "app=smoke")["items"]
     assert len(replicasets) == 1
@@ -260,7 +302,7 @@ def test_daemonset_is_scheduled_on_every_fake_node(plane_nodes: Plane, namespace
             },
         }
     )
-    plane.kubectl("rollout", "status", "daemonset/smoke-ds", "-n", namespace, "--timeout=120s", timeout=150)
+    plane.kubectl("rollout", "status", "daemonset/smoke-ds", "-n", namespace, "--timeout=180s", timeout=210)
     pods = plane.kubectl_json("get", "pods", "-n", namespace, "-l", "app=smoke-ds")["items"]
     assert {pod["spec"]["nodeName"] for pod in pods} == set(plane.nodes)
     assert all(pod["status"]["phase"] == "Running" for pod in pods)

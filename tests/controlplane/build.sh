@@ -75,15 +75,19 @@ sync_modules() {
     cd "$here"
     go mod edit -require="k8s.io/kubernetes@$KUBERNETES_VERSION" -require="go.etcd.io/etcd/server/v3@$ETCD_VERSION"
     kdir="$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
-    for m in $(go mod edit -json | sed -n 's/^\t\t\t"Path": "\(k8s\.io\/[^"]*\)"$/\1/p' | sort -u); do
+    # The Old side of each replace: 4 tabs deep, a Path with no Version after it.
+    for m in $(go mod edit -json | sed -n 's/^\t\t\t\t"Path": "\(k8s\.io\/[^"]*\)"$/\1/p' | sort -u); do
       go mod edit -dropreplace="$m"
     done
-    # Every staging module that kubernetes replaces with ./staging/src/... and that is published.
+    # Every staging module that kubernetes replaces with ./staging/src/... and that is
+    # published, as one replace block (collected first: go list reads go.mod).
+    local block=""
     for m in $(sed -n 's/^\t\(k8s\.io\/[a-z0-9-]*\) => \.\/staging\/.*/\1/p' "$kdir/go.mod"); do
       if go list -m "$m@$staging_version" >/dev/null 2>&1; then
-        go mod edit -replace="$m=$m@$staging_version"
+        block+="$(printf '\t%s => %s %s' "$m" "$m" "$staging_version")"$'\n'
       fi
     done
+    printf '\nreplace (\n%s)\n' "$block" >>go.mod
     go mod tidy
   )
   (cd "$here/kwok" && go mod edit -require="sigs.k8s.io/kwok@$KWOK_VERSION" && go mod tidy)
@@ -94,7 +98,7 @@ check_modules() {
   local bad=0 re_end='( // indirect)?$'
   grep -Eq "^(require )?[[:space:]]*k8s\.io/kubernetes $KUBERNETES_VERSION$re_end" "$here/go.mod" || bad=1
   grep -Eq "^(require )?[[:space:]]*go\.etcd\.io/etcd/server/v3 $ETCD_VERSION$re_end" "$here/go.mod" || bad=1
-  grep -Eq "^[[:space:]]*k8s\.io/api => k8s\.io/api $staging_version$" "$here/go.mod" || bad=1
+  grep -Eq "^(replace )?[[:space:]]*k8s\.io/api => k8s\.io/api $staging_version$" "$here/go.mod" || bad=1
   grep -Eq "^(require )?[[:space:]]*sigs\.k8s\.io/kwok $KWOK_VERSION$re_end" "$here/kwok/go.mod" || bad=1
   if ((bad)); then
     echo "controlplane: tests/controlplane/go.mod or kwok/go.mod disagrees with versions.env;" \
@@ -191,6 +195,11 @@ save_to_store() {
   touch "$tmp/.complete"
   rm -rf "$entry"
   mv "$tmp" "$entry"
+  # Keep the three newest entries of this group: enough for a branch switch or two.
+  local group="${entry##*/}" old
+  group="${group%-*}"
+  # shellcheck disable=SC2012
+  for old in $(ls -1dt "$store/$group"-* 2>/dev/null | tail -n +4); do rm -rf "$old"; done
 }
 
 total_start=$SECONDS
