@@ -101,8 +101,10 @@ class Operator:
         extra: tuple[str, ...] = (),
         kubeconfig: Path | None = None,
         webhook: bool = True,
+        config_name: str = "otelwire-local",
     ) -> None:
         self.plane = plane
+        self.config_name = config_name  # the URL MutatingWebhookConfiguration this replica registers
         self.kubeconfig = kubeconfig or plane.kubeconfig
         self.webhook = webhook
         self.log_path = workdir / f"operator-{time.time_ns()}.log"
@@ -131,6 +133,7 @@ class Operator:
             "--verbose",
             *self.extra,
             *(() if self.webhook else ("--no-webhook",)),
+            *(() if self.config_name == "otelwire-local" else ("--webhook-config-name", self.config_name)),
         ]
         env = {**os.environ, "OTELWIRE_PROBE_TTL": "1"}
         self.log = self.log_path.open("wb")
@@ -155,11 +158,11 @@ class Operator:
     def _registered(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
             raise AssertionError(f"operator exited with {self.process.returncode}:\n{self.tail()}")
-        result = self.plane.kubectl("get", "mutatingwebhookconfiguration", "otelwire-local", "-o", "json", check=False)
+        result = self.plane.kubectl("get", "mutatingwebhookconfiguration", self.config_name, "-o", "json", check=False)
         if result.returncode != 0:
             return False
         url = json.loads(result.stdout)["webhooks"][0]["clientConfig"].get("url", "")
-        return "127.0.0.1" in url and "registered otelwire-local" in self.log_path.read_text(errors="replace")
+        return "127.0.0.1" in url and f"registered {self.config_name} " in self.log_path.read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -38,7 +38,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         metavar="NAME",
         help="kopf peering name: replicas agree on one active reconciler (default: standalone)",
     )
-    parser.add_argument("--priority", type=int, default=0, help="peering priority of this replica")
+    parser.add_argument(
+        "--priority",
+        type=int,
+        default=None,
+        help="peering priority of this replica (default with --peering: random, so replicas never tie; "
+        "kopf pauses every replica when the highest priorities are equal)",
+    )
+    parser.add_argument(
+        "--peering-lifetime",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="how long a replica's peering record stays valid without a keep-alive (default: kopf's, 60)",
+    )
     parser.add_argument(
         "--liveness",
         default="http://0.0.0.0:8081/healthz",
@@ -91,6 +104,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser.set_defaults(run=run)
 
 
+def _priority(args: argparse.Namespace) -> int:
+    if args.priority is not None:
+        return int(args.priority)
+    if args.peering is None:
+        return 0
+    import secrets
+
+    return 1 + secrets.randbelow(1_000_000)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
@@ -113,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
         "OTELWIRE_CHRONY_SERVERS": args.chrony_servers,
         "OTELWIRE_ALIAS_CONFIGMAP": args.alias_configmap,
         "OTELWIRE_ALIAS_NAMESPACE": args.alias_namespace,
+        "OTELWIRE_PEERING_LIFETIME": None if args.peering_lifetime is None else str(args.peering_lifetime),
+        "OTELWIRE_WATCH_NAMESPACES": ",".join(args.namespaces or ()),
     }
     os.environ.update({key: value for key, value in optional.items() if value})
     import kopf  # imported late: the offline commands need no operator framework
@@ -126,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         namespaces=args.namespaces or (),
         standalone=args.peering is None,
         peering_name=args.peering,
-        priority=args.priority,
+        priority=_priority(args),
         liveness_endpoint=args.liveness or None,
     )
     return 0

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,14 @@ import kopf
 import prometheus_client
 
 from otelwire import metrics
+from otelwire.dashboards import service_dashboard_configmap
 from otelwire.handlers.clusterwide import Clusterwide
 from otelwire.handlers.companions import Companions
 from otelwire.handlers.kube import Kube, load_config
+from otelwire.handlers.mirroring import Lookup, Mirror
 from otelwire.handlers.probing import Prober
 from otelwire.handlers.runtime import Options, ReadyBook, RestartBook
+from otelwire.spec.model import MonitoredService
 from otelwire.webhook import certificates, registering, serving
 from otelwire.webhook.reviewing import Reviewer
 
@@ -49,25 +53,43 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     settings.execution.max_workers = 8
-    settings.batching.worker_limit = 64
+    # A deleted MonitoredService waits for its running (sync) reassess timer to return; kopf
+    # checks again only every 60 s by default, so one delete could take a minute.
+    settings.background.cancellation_polling = 2.0
+    lifetime = os.environ.get("OTELWIRE_PEERING_LIFETIME")
+    if lifetime:  # seconds a replica's peering record stays valid; kopf's default is 60
+        settings.peering.lifetime = max(1, int(lifetime))
     memo.options = options
     memo.kube = Kube(await asyncio.to_thread(load_config, os.environ.get("KUBECONFIG") or None))
     memo.prober = Prober(options.probe_timeout, options.probe_ttl)
     memo.clusterwide = Clusterwide(memo.kube, options)
-    memo.companions = Companions(memo.kube)
+    memo.companions = Companions(memo.kube, dashboard=lambda ms: service_dashboard_configmap(ms, ms.namespace))
     memo.restarts = RestartBook()
     memo.readiness = ReadyBook()
     memo.webhook = None
     memo.registered = None
     if options.metrics_port:
         prometheus_client.start_http_server(options.metrics_port, registry=metrics.REGISTRY)
+    memo.mirror = None
     if options.webhook_enabled:
-        await _start_webhook(memo, options, kwargs["msvc_index"])
+        await _start_webhook(memo, options, kwargs["msvc_index"], peered=not settings.peering.standalone)
 
 
-async def _start_webhook(memo: kopf.Memo, options: Options, index: kopf.Index[str, Any]) -> None:
+async def _start_webhook(memo: kopf.Memo, options: Options, index: kopf.Index[str, Any], *, peered: bool) -> None:
     excluded = ("kube-system", options.operator_namespace)
-    reviewer = Reviewer(lambda namespace: index.get(namespace, ()), excluded)
+
+    def indexed(namespace: str) -> Iterable[MonitoredService]:
+        return index.get(namespace, ())
+
+    lookup: Lookup = indexed
+    if peered:  # a paused replica's kopf index is empty or stale: the webhook reads a mirror
+        api = await asyncio.to_thread(load_config, os.environ.get("KUBECONFIG") or None)
+        namespaces = [ns for ns in os.environ.get("OTELWIRE_WATCH_NAMESPACES", "").split(",") if ns]
+        memo.mirror = Mirror(api, indexed, namespaces).start()
+        if not await asyncio.to_thread(memo.mirror.wait, 30.0):
+            logger.warning("MonitoredService mirror not listed yet: the webhook reads kopf's index until it is")
+        lookup = memo.mirror.get
+    reviewer = Reviewer(lookup, excluded)
     if options.webhook_cert_dir:
         base = Path(options.webhook_cert_dir)
         cert = certificates.from_files(base / "tls.crt", base / "tls.key", base / "ca.crt")
@@ -91,6 +113,9 @@ async def _start_webhook(memo: kopf.Memo, options: Options, index: kopf.Index[st
 
 @kopf.on.cleanup()
 async def shutdown(*, memo: kopf.Memo, **_: Any) -> None:
+    mirror = getattr(memo, "mirror", None)
+    if mirror is not None:
+        mirror.stop()
     path = getattr(memo, "registered", None)
     if path:
         try:

@@ -40,14 +40,19 @@ def _comparable(status: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in status.items() if k != "kopf"}
 
 
-def _write(
-    assessment: Assessment, body: kopf.Body, status: Mapping[str, Any], patch: kopf.Patch, memo: kopf.Memo
-) -> None:
+def _write(assessment: Assessment, body: kopf.Body, status: Mapping[str, Any], memo: kopf.Memo) -> None:
     current = _comparable(status)
     wanted = assessment.status
     if any(current.get(key) != value for key, value in wanted.items()):
-        for key, value in wanted.items():
-            patch.status[key] = value
+        # Written here, with kube.py's retries, not through kopf's ``patch``: kopf does not retry
+        # a 409 on its own patch (the change is dropped), and a timer whose patch fails stops
+        # for good -- the status would then never catch up.  kopf's own bookkeeping is its patch.
+        meta = body.metadata
+        path = f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{meta.namespace}/{PLURAL}/{meta.name}/status"
+        try:
+            memo.kube.merge_patch(path, {"status": wanted})
+        except KubeError as error:
+            raise kopf.TemporaryError(f"status not written: {error}", delay=5) from error
     for type_, new_status, reason, message in assessment.transitions:
         if type_ == "Ready" and (status.get("conditions") or new_status == "True"):
             (kopf.info if new_status == "True" else kopf.warn)(body, reason=reason, message=message[:1000])
@@ -78,11 +83,11 @@ def _reconcile(
     except InvalidSpec as error:
         metrics.RECONCILIATIONS.labels("invalid").inc()
         generation = int(body.metadata.get("generation") or 0)
-        _write(assess_invalid(error, generation=generation, previous=previous, now=_now()), body, status, patch, memo)
+        _write(assess_invalid(error, generation=generation, previous=previous, now=_now()), body, status, memo)
         return
     services: list[MonitoredService] = list(msvc_index.get(namespace, ()))
-    everywhere = [each for store in msvc_index.values() for each in store]
-    alias_notes = memo.clusterwide.sync(everywhere).conflicts.get(ms.key, [])
+    renamed = memo.clusterwide.sync(lambda: [each for store in msvc_index.values() for each in store])
+    alias_notes = renamed.conflicts.get(ms.key, [])
     applying_now = False
     try:
         if apply and ms.spec.injection.mode == "patch":
@@ -117,7 +122,7 @@ def _reconcile(
         memo.companions.sync(ms)
     except KubeError as error:
         logger.warning("%s: PodMonitor or dashboard not applied: %s", ms.key, error)
-    _write(assessment, body, status, patch, memo)
+    _write(assessment, body, status, memo)
     counts = assessment.status["workloads"]
     for state in ("instrumented", "outdated", "missing"):
         metrics.PODS.labels(namespace, ms.service_name, state).set(counts[state])
@@ -199,7 +204,7 @@ def release(*, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     namespace = str(body.metadata.namespace)
     index: kopf.Index[str, Any] = kwargs["msvc_index"]
     key = f"{namespace}/{body.metadata.name}"
-    memo.clusterwide.sync([each for store in index.values() for each in store if each.key != key])
+    memo.clusterwide.sync(lambda: [each for store in index.values() for each in store if each.key != key], max_age=0)
     memo.readiness.set(f"{namespace}/{body.metadata.name}", None)
     try:
         ms = parse_monitored_service(body, namespace)
