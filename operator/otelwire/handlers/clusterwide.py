@@ -15,7 +15,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from otelwire.assess.facts import ClockFacts
@@ -48,17 +48,25 @@ class Clusterwide:
         self._aliases: str | None = None
         self._renaming = renaming.Renaming({})
         self._clock: tuple[float, ClockFacts | None] = (0.0, None)
+        self._synced_at = float("-inf")
 
-    def sync(self, services: Sequence[MonitoredService]) -> renaming.Renaming:
-        """Bring both objects in line with ``services``; return the alias conflicts per service.
+    def sync(self, services: Callable[[], Sequence[MonitoredService]], *, max_age: float = 1.0) -> renaming.Renaming:
+        """Bring both objects in line with ``services()``; return the alias conflicts per service.
 
-        A failure (say, the target namespace does not exist) is logged and retried on the next
-        reconcile; it never fails the MonitoredService's own reconcile.
+        Every reconcile asks, but the work (over all MonitoredServices) is done at most once per
+        ``max_age`` seconds: 1,000 reconciles in a burst cost one pass, not 1,000.  ``max_age=0``
+        forces a pass (a deletion must not wait).  A failure (say, the target namespace does not
+        exist) is logged and retried later; it never fails the MonitoredService's own reconcile.
         """
         with self._lock:
+            now = time.monotonic()
+            if now - self._synced_at < max_age:
+                return self._renaming
+            self._synced_at = now
+            current = services()
             for step in (self._sync_chrony, self._sync_aliases):
                 try:
-                    step(services)
+                    step(current)
                 except KubeError as error:
                     logger.warning("cluster-wide object not applied: %s", error)
             return self._renaming
