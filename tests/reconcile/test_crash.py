@@ -86,8 +86,10 @@ def test_sigkill_mid_reconcile_converges_without_duplicates_or_orphans(
             60,
         )
     finally:
+        # Delete while an operator runs, so the finalizers are released and later tests' operators
+        # do not inherit 200 pending deletions.
+        crd.kubectl("delete", "msvc", "--all", "-n", ns, "--timeout=180s", check=False)
         second.stop()
-        crd.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
 def test_restart_outdated_rolls_out_pods_the_webhook_missed(crd: Plane, collector: Collector, tmp_path: Path) -> None:
@@ -122,4 +124,5 @@ def test_restart_outdated_rolls_out_pods_the_webhook_missed(crd: Plane, collecto
         assert again == revision, "restarted more than once"
         print(f"missed pods rolled out and Ready in {time.monotonic() - started:.1f}s")
     finally:
+        crd.kubectl("delete", "msvc", "--all", "-n", ns, "--timeout=60s", check=False)
         operator.stop()
