@@ -62,9 +62,12 @@ def owned_pods(
     out: list[Mapping[str, Any]] = []
     for pod in pods:
         meta = pod.get("metadata") or {}
-        if meta.get("namespace", ms.namespace) != ms.namespace or not live(pod):
+        labels = meta.get("labels") or {}
+        # The cheap test first: only pods this service selects are compared with its rivals, so a
+        # reconcile costs O(pods), not O(pods x services).
+        if meta.get("namespace", ms.namespace) != ms.namespace or not ms.selector.matches(labels) or not live(pod):
             continue
-        chosen = selecting.select_services(rivals, ms.namespace, meta.get("labels") or {})
+        chosen = selecting.select_services(rivals, ms.namespace, labels)
         if chosen and chosen[0].key == ms.key:
             out.append(pod)
     return out

@@ -27,7 +27,7 @@ from otelwire.handlers.companions import Companions
 from otelwire.handlers.kube import Kube, load_config
 from otelwire.handlers.mirroring import Lookup, Mirror
 from otelwire.handlers.probing import Prober
-from otelwire.handlers.runtime import Options, ReadyBook, RestartBook
+from otelwire.handlers.runtime import Options, ReadyBook, RestartBook, snapshot
 from otelwire.spec.model import MonitoredService
 from otelwire.webhook import certificates, registering, serving
 from otelwire.webhook.reviewing import Reviewer
@@ -79,7 +79,7 @@ async def _start_webhook(memo: kopf.Memo, options: Options, index: kopf.Index[st
     excluded = ("kube-system", options.operator_namespace)
 
     def indexed(namespace: str) -> Iterable[MonitoredService]:
-        return index.get(namespace, ())
+        return snapshot(index.get(namespace, ()))
 
     lookup: Lookup = indexed
     if peered:  # a paused replica's kopf index is empty or stale: the webhook reads a mirror

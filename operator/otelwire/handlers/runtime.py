@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 
 def _float(name: str, default: float) -> float:
@@ -100,3 +102,21 @@ class ReadyBook:
                 self.ready[key] = value
             yes = sum(1 for v in self.ready.values() if v)
             return yes, len(self.ready) - yes
+
+
+T = TypeVar("T")
+
+
+def snapshot(items: Iterable[T]) -> list[T]:
+    """A list copy of a kopf index (or one of its stores), safe against concurrent updates.
+
+    kopf updates its indexes from the event loop while sync handlers run in worker threads;
+    iterating a live store can raise "dictionary changed size during iteration".  Copying is
+    retried until it completes (a few tries at most; updates are rare and short).
+    """
+    for _ in range(10):
+        try:
+            return list(items)
+        except RuntimeError:
+            continue
+    return list(items)

@@ -22,7 +22,7 @@ from otelwire.assess import assess, assess_invalid
 from otelwire.assess.assessing import Assessment, owned_pods
 from otelwire.handlers import applying
 from otelwire.handlers.kube import KubeError
-from otelwire.handlers.runtime import Options
+from otelwire.handlers.runtime import Options, snapshot
 from otelwire.plan.workloads import owner_of_pod
 from otelwire.spec.model import API_GROUP, API_VERSION, PLURAL, MonitoredService, parse_monitored_service
 from otelwire.spec.problems import InvalidSpec
@@ -85,8 +85,8 @@ def _reconcile(
         generation = int(body.metadata.get("generation") or 0)
         _write(assess_invalid(error, generation=generation, previous=previous, now=_now()), body, status, memo)
         return
-    services: list[MonitoredService] = list(msvc_index.get(namespace, ()))
-    renamed = memo.clusterwide.sync(lambda: [each for store in msvc_index.values() for each in store])
+    services: list[MonitoredService] = snapshot(msvc_index.get(namespace, ()))
+    renamed = memo.clusterwide.sync(lambda: snapshot(each for store in snapshot(msvc_index.values()) for each in store))
     alias_notes = renamed.conflicts.get(ms.key, [])
     applying_now = False
     try:
@@ -104,7 +104,7 @@ def _reconcile(
     except KubeError as error:
         metrics.RECONCILIATIONS.labels("error").inc()
         raise kopf.TemporaryError(str(error), delay=10) from error
-    pods = owned_pods(ms, services, pod_index.get(namespace, ()))
+    pods = owned_pods(ms, services, snapshot(pod_index.get(namespace, ())))
     probe = memo.prober.check(ms)
     clock = memo.clusterwide.clock_facts() if ms.spec.clock.sync == "chrony" else None
     assessment = assess(
@@ -204,7 +204,10 @@ def release(*, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     namespace = str(body.metadata.namespace)
     index: kopf.Index[str, Any] = kwargs["msvc_index"]
     key = f"{namespace}/{body.metadata.name}"
-    memo.clusterwide.sync(lambda: [each for store in index.values() for each in store if each.key != key], max_age=0)
+    memo.clusterwide.sync(
+        lambda: [each for each in snapshot(e for store in snapshot(index.values()) for e in store) if each.key != key],
+        max_age=0,
+    )
     memo.readiness.set(f"{namespace}/{body.metadata.name}", None)
     try:
         ms = parse_monitored_service(body, namespace)
