@@ -133,8 +133,14 @@ class Clusterwide:
                 conditions = (pod.get("status") or {}).get("conditions") or []
                 if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
                     ready.append(node)
-            scheduled = int(((daemonset.get("status") or {}).get("desiredNumberScheduled")) or 0)
+            status = daemonset.get("status") or {}
+            scheduled = int(status.get("desiredNumberScheduled") or 0)
             missing = tuple(f"<unscheduled-{i + 1}>" for i in range(max(0, scheduled - len(desired))))
+            generation = int((daemonset.get("metadata") or {}).get("generation") or 0)
+            if int(status.get("observedGeneration") or 0) < generation:
+                # The DaemonSet controller has not counted the nodes for this version yet: the pods
+                # seen so far are not the whole story.
+                missing += ("<daemonset-not-yet-observed>",)
             facts = ClockFacts(tuple(sorted(desired)) + missing, tuple(sorted(ready)))
         with self._lock:
             self._clock = (now, facts)

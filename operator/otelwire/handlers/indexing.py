@@ -20,6 +20,9 @@ from otelwire.spec.problems import InvalidSpec
 
 @kopf.index(API_GROUP, API_VERSION, PLURAL)
 def msvc_index(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str, MonitoredService] | None:
+    if body.metadata.get("deletionTimestamp"):
+        # Going away: it selects nothing any more and wants no cluster-wide objects.
+        return None
     try:
         ms = parse_monitored_service(body, namespace or "default")
     except InvalidSpec:
