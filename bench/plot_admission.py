@@ -28,6 +28,17 @@ def plot(result: dict, output: Path) -> None:
     figure, (latency, throughput) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [3, 2]})
     for index, name in enumerate(names):
         color, style = STYLES.get(name, (f"C{index + 2}", ":"))
+        if "+" in name:  # variants (e.g. +uvloop): throughput only, to keep the latency panel readable
+            style = "-." if name.startswith("otelwire") else ":"
+            throughput.plot(
+                concurrency,
+                [levels[str(c)][name]["rps"] for c in concurrency],
+                linestyle=style,
+                marker="x",
+                color=color,
+                label=name,
+            )
+            continue
         for key, marker in PERCENTILES:
             values = [levels[str(c)][name][key] for c in concurrency]
             latency.plot(
@@ -49,7 +60,7 @@ def plot(result: dict, output: Path) -> None:
     latency.set_yscale("log")
     latency.set_ylabel("latency seen by the client (ms)")
     latency.set_title("AdmissionReview latency over TLS (p50 / p90 / p99)")
-    latency.legend(fontsize=7, ncol=len(names))
+    latency.legend(fontsize=7, ncol=sum(1 for n in names if "+" not in n))
     throughput.set_ylabel("requests per second")
     throughput.set_ylim(bottom=0)
     throughput.set_title("throughput")

@@ -24,6 +24,7 @@ import operator
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
+from itertools import repeat
 from typing import Any
 
 from otelwire import metrics
@@ -129,14 +130,14 @@ class PodFacts:
     uncached path, exactly as before the caches.
     """
 
-    __slots__ = ("annotations", "first", "has_annotations", "has_labels", "has_metadata", "labels", "shape")
+    __slots__ = ("annotations", "containers", "has_annotations", "has_labels", "has_metadata", "labels", "shape")
 
     def __init__(
         self,
         metadata: dict[str, Any] | None,
         labels: dict[str, str] | None,
         annotations: dict[str, str] | None,
-        first: dict[tuple[bool, str], tuple[int, dict[str, Any]]],
+        containers: tuple[list[dict[str, Any]], list[dict[str, Any]]],
         shape: tuple[Any, ...],
     ) -> None:
         self.has_metadata = metadata is not None
@@ -144,13 +145,37 @@ class PodFacts:
         self.has_annotations = annotations is not None
         self.labels = labels or {}
         self.annotations = annotations or {}
-        self.first = first  # (is init, name) -> (position, container) of the first container so named
+        self.containers = containers  # (containers, init containers)
         self.shape = shape  # what the plan depends on: ``template_shape`` with the owner's raw facts
+
+    def container(self, init: bool, name: str) -> tuple[int, dict[str, Any]] | None:
+        """Position and body of the first (init) container named ``name``, as ``changing`` finds it."""
+        names = self.shape[1 if init else 0]
+        if name not in names:
+            return None
+        position = names.index(name)
+        return position, self.containers[init][position]
+
+
+_STRINGS = frozenset({str})
+_DICTS = frozenset({dict})
+_NAME = operator.itemgetter("name")
+_GET_NAME = operator.methodcaller("get", "name")
+_GET_ENV = operator.methodcaller("get", "env")
 
 
 def _plain_map(value: Any) -> bool:
     """None, or a dict of strings to strings (labels, annotations as the API server sends them)."""
-    return value is None or (type(value) is dict and all(type(k) is str and type(v) is str for k, v in value.items()))
+    return value is None or (
+        type(value) is dict and set(map(type, value)) <= _STRINGS and set(map(type, value.values())) <= _STRINGS
+    )
+
+
+def _plain_env(env: Any) -> bool:
+    """None, or a list of dicts each with a string name."""
+    return env is None or (
+        type(env) is list and set(map(type, env)) <= _DICTS and set(map(type, map(_GET_NAME, env))) <= _STRINGS
+    )
 
 
 def _text(value: Any) -> bool:
@@ -168,26 +193,21 @@ def pod_facts(pod: Mapping[str, Any]) -> PodFacts | None:
     annotations = meta.get("annotations")
     if type(spec) is not dict or not _plain_map(labels) or not _plain_map(annotations):
         return None
-    first: dict[tuple[bool, str], tuple[int, dict[str, Any]]] = {}
+    containers = spec.get("containers")
+    init_containers = spec.get("initContainers")
+    if init_containers is None:
+        init_containers = []
+    if type(containers) is not list or not containers or type(init_containers) is not list:
+        return None
+    lists: tuple[list[dict[str, Any]], list[dict[str, Any]]] = (containers, init_containers)
     names: list[tuple[str, ...]] = []
-    for init, items in ((False, spec.get("containers")), (True, spec.get("initContainers"))):
-        if items is None and init:
-            names.append(())
-            continue
-        if type(items) is not list or not (items or init):
+    for items in lists:
+        if not set(map(type, items)) <= _DICTS:
             return None
-        found: list[str] = []
-        for position, container in enumerate(items):
-            if type(container) is not dict or type(name := container.get("name")) is not str:
-                return None
-            env = container.get("env")
-            if env is not None and (
-                type(env) is not list or not all(type(e) is dict and type(e.get("name")) is str for e in env)
-            ):
-                return None
-            first.setdefault((init, name), (position, container))
-            found.append(name)
-        names.append(tuple(found))
+        found = tuple(map(_GET_NAME, items))
+        if not set(map(type, found)) <= _STRINGS or not all(map(_plain_env, map(_GET_ENV, items))):
+            return None
+        names.append(found)
     references = meta.get("ownerReferences")
     owners: tuple[tuple[Any, ...], ...] | None = None
     if references is not None:
@@ -211,17 +231,20 @@ def pod_facts(pod: Mapping[str, Any]) -> PodFacts | None:
         owners,  # with the label below, all that ``owner_of_pod`` reads
         present_labels.get("pod-template-hash"),
     )
-    return PodFacts(metadata, labels, annotations, first, shape)
+    return PodFacts(metadata, labels, annotations, lists, shape)
 
 
 class Planned:
     """A cached plan, the env names it sets per container, and the answers computed from it."""
 
-    __slots__ = ("answers", "ours", "plan")
+    __slots__ = ("annotation_keys", "answers", "label_keys", "ours", "plan", "wanted")
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.ours = tuple(frozenset(c.names()) for c in plan.containers)
+        self.wanted = tuple((c.init, c.container, ours) for c, ours in zip(plan.containers, self.ours, strict=True))
+        self.label_keys = tuple(plan.labels)
+        self.annotation_keys = tuple(plan.annotations)
         self.answers: dict[tuple[Any, ...], Answer] = {}
 
     def _key(self, facts: PodFacts) -> tuple[Any, ...]:
@@ -234,29 +257,28 @@ class Planned:
         moves then depend on it), the order of all its names and the exact
         content of the entries so named.
         """
-        plan = self.plan
         containers: list[tuple[Any, ...] | None] = []
-        for wanted, ours in zip(plan.containers, self.ours, strict=True):
-            found = facts.first.get((wanted.init, wanted.container))
+        for init, name, ours in self.wanted:
+            found = facts.container(init, name)
             if found is None:
                 containers.append(None)
                 continue
             position, container = found
             env = container.get("env")
-            if env and any(entry["name"] in ours for entry in env):
-                names = tuple(entry["name"] for entry in env)
+            if env and not ours.isdisjoint(map(_NAME, env)):
+                names = tuple(map(_NAME, env))
                 theirs = tuple(json.dumps(entry, sort_keys=True) for entry in env if entry["name"] in ours)
                 containers.append((position, True, names, theirs))
             else:
                 containers.append((position, "env" in container and env is not None))
-        labels, annotations = facts.labels, facts.annotations
+        annotations = facts.annotations
         return (
             facts.has_metadata,
             facts.has_labels,
             facts.has_annotations,
-            tuple(labels.get(k, _MISSING) for k in plan.labels),
-            tuple(annotations.get(k, _MISSING) for k in plan.annotations),
-            annotations.get(ISTIO_PROXY_CONFIG) if plan.proxy_config else None,
+            tuple(map(facts.labels.get, self.label_keys, repeat(_MISSING))),
+            tuple(map(annotations.get, self.annotation_keys, repeat(_MISSING))),
+            annotations.get(ISTIO_PROXY_CONFIG) if self.plan.proxy_config else None,
             tuple(containers),
         )
 
