@@ -1027,6 +1027,12 @@ class LocalPlane(Plane):
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 f"--controllers={','.join(controllers)}",
                 "--concurrent-gc-syncs=5",
+                # The default client QPS (20) makes 1,000 Deployments take minutes to get their Pods;
+                # a local plane has no other tenant to protect.
+                "--kube-api-qps=500",
+                "--kube-api-burst=1000",
+                "--concurrent-deployment-syncs=10",
+                "--concurrent-replicaset-syncs=10",
                 "--v=1",
             ],
         )
@@ -1053,6 +1059,8 @@ class LocalPlane(Plane):
                     f"--kubeconfig={sched_kubeconfig}",
                     "--secure-port=0",
                     "--leader-elect=false",
+                    "--kube-api-qps=500",  # deprecated flag, still the only one without a config file
+                    "--kube-api-burst=1000",
                     "--v=1",
                 ],
             )

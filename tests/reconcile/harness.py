@@ -75,7 +75,12 @@ class Collector:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(http.server.ThreadingHTTPServer):
+            # A real collector listens with the kernel's backlog; socketserver's default of 5 drops
+            # connections from 1,000 services' probes as soon as this (test) process is busy.
+            request_queue_size = 1024
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.port = int(self.server.server_address[1])
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -246,3 +251,26 @@ def pods(plane: Plane, namespace: str, selector: str) -> list[dict[str, Any]]:
 def msvc(plane: Plane, namespace: str, name: str) -> dict[str, Any]:
     found: dict[str, Any] = plane.kubectl_json("get", "monitoredservice", name, "-n", namespace)
     return found
+
+
+def apply_services_first(plane: Plane, objects: list[dict[str, Any]], timeout: float = 60.0) -> None:
+    """Apply the MonitoredServices, wait until the operator has seen them, then the rest.
+
+    A pod admitted before the operator has indexed its MonitoredService is not injected
+    (it is reported as not injected, and ``restartOutdated`` rolls its workload); tests that
+    check what the webhook injects apply in the order that leaves no such race.
+    """
+    services = [o for o in objects if o.get("kind") == "MonitoredService"]
+    plane.apply(services)
+    for ms in services:
+        meta = ms["metadata"]
+        wait_for(
+            f"the operator to observe MonitoredService {meta['namespace']}/{meta['name']}",
+            lambda meta=meta: (msvc(plane, meta["namespace"], meta["name"]).get("status") or {}).get(
+                "observedGeneration"
+            ),
+            timeout,
+        )
+    rest = [o for o in objects if o.get("kind") != "MonitoredService"]
+    if rest:
+        plane.apply(rest)

@@ -10,7 +10,16 @@ from __future__ import annotations
 import yaml
 from plane import Plane
 
-from reconcile.harness import Collector, Operator, condition, deployment, monitored_service, msvc, wait_for
+from reconcile.harness import (
+    Collector,
+    Operator,
+    apply_services_first,
+    condition,
+    deployment,
+    monitored_service,
+    msvc,
+    wait_for,
+)
 
 SYSTEM = "otelwire-system"
 
@@ -26,7 +35,7 @@ def test_chrony_runs_on_every_node_while_wanted_and_goes_away_after(
     crd.create_namespace(SYSTEM)
     ns = crd.create_namespace("clock-sync")
     wants = monitored_service("clocked", ns, collector.endpoint, clock={"sync": "chrony", "maxSkew": "50ms"})
-    crd.apply([wants, deployment("clocked", ns, replicas=1)])
+    apply_services_first(crd, [wants, deployment("clocked", ns, replicas=1)])
     daemonset = wait_for("the chrony DaemonSet", lambda: _daemonset(crd), 60)
     (container,) = daemonset["spec"]["template"]["spec"]["containers"]
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["SYS_TIME"]}

@@ -6,7 +6,7 @@ import urllib.request
 
 from plane import Plane
 
-from reconcile.harness import Collector, Operator, deployment, monitored_service
+from reconcile.harness import Collector, Operator, apply_services_first, deployment, monitored_service
 
 
 def _get(url: str) -> str:
@@ -17,7 +17,9 @@ def _get(url: str) -> str:
 
 def test_metrics_and_liveness_are_served(crd: Plane, operator: Operator, collector: Collector) -> None:
     ns = crd.create_namespace("operator-metrics")
-    crd.apply([monitored_service("pricing", ns, collector.endpoint), deployment("pricing", ns, replicas=1)])
+    apply_services_first(
+        crd, [monitored_service("pricing", ns, collector.endpoint), deployment("pricing", ns, replicas=1)]
+    )
     crd.kubectl("wait", "--for=condition=Ready", "msvc/pricing", "-n", ns, "--timeout=90s")
     text = _get(f"http://127.0.0.1:{operator.metrics_port}/metrics")
     for name in (

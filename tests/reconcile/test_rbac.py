@@ -15,7 +15,17 @@ from pathlib import Path
 import pytest
 from plane import Plane
 
-from reconcile.harness import ROOT, Collector, Operator, deployment, env_of, monitored_service, msvc, wait_for
+from reconcile.harness import (
+    ROOT,
+    Collector,
+    Operator,
+    apply_services_first,
+    deployment,
+    env_of,
+    monitored_service,
+    msvc,
+    wait_for,
+)
 
 SYSTEM = "otelwire-system"
 ACCOUNT = f"system:serviceaccount:{SYSTEM}:otelwire"
@@ -41,7 +51,7 @@ def test_the_operator_works_under_its_own_rbac(crd: Plane, collector: Collector,
             clock={"sync": "chrony"},
             aliases=["ShippingService"],
         )
-        crd.apply([ms, deployment("shipping", ns, replicas=1)])
+        apply_services_first(crd, [ms, deployment("shipping", ns, replicas=1)])
         wait_for(
             "patch mode under the operator's RBAC",
             lambda: (

@@ -23,6 +23,7 @@ from reconcile.corpus import GARBAGE_REVIEWS, MALFORMED_SERVICES
 from reconcile.harness import (
     Collector,
     Operator,
+    apply_services_first,
     condition,
     deployment,
     monitored_service,
@@ -36,7 +37,7 @@ def test_malformed_monitored_services_are_rejected_or_reported(
 ) -> None:
     ns = crd.create_namespace("corpus")
     sentinel = monitored_service("sentinel", ns, collector.endpoint)
-    crd.apply([sentinel, deployment("sentinel", ns, replicas=1)])
+    apply_services_first(crd, [sentinel, deployment("sentinel", ns, replicas=1)])
     accepted: list[str] = []
     rejected: list[str] = []
     for case, body in MALFORMED_SERVICES:

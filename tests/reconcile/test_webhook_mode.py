@@ -16,6 +16,7 @@ from plane import Plane
 from reconcile.harness import (
     Collector,
     Operator,
+    apply_services_first,
     condition,
     deployment,
     env_of,
@@ -55,7 +56,7 @@ def test_pods_get_the_planned_env_and_status_becomes_ready(
     ns = crd.create_namespace("webhook-ready")
     ms = monitored_service("orders", ns, collector.endpoint)
     workload = deployment("orders", ns, env=[{"name": "LOG_LEVEL", "value": "debug"}])
-    crd.apply([ms, workload])
+    apply_services_first(crd, [ms, workload])
     crd.kubectl("rollout", "status", "deployment/orders", "-n", ns, "--timeout=90s")
     running = pods(crd, ns, "app=orders")
     assert len(running) == 2
@@ -82,7 +83,7 @@ def test_pods_get_the_planned_env_and_status_becomes_ready(
 
 def test_spec_change_marks_pods_outdated_until_restarted(crd: Plane, operator: Operator, collector: Collector) -> None:
     ns = crd.create_namespace("webhook-outdated")
-    crd.apply([monitored_service("billing", ns, collector.endpoint), deployment("billing", ns)])
+    apply_services_first(crd, [monitored_service("billing", ns, collector.endpoint), deployment("billing", ns)])
     crd.kubectl("wait", "--for=condition=Ready", "msvc/billing", "-n", ns, "--timeout=90s")
     ready_since = condition(msvc(crd, ns, "billing"), "Ready")["lastTransitionTime"]
     crd.kubectl(
@@ -116,7 +117,9 @@ def test_a_monitored_service_never_touches_another_namespace(
 ) -> None:
     mine = crd.create_namespace("isolation-a")
     other = crd.create_namespace("isolation-b")
-    crd.apply([monitored_service("cart", mine, collector.endpoint), deployment("cart", mine, replicas=1)])
+    apply_services_first(
+        crd, [monitored_service("cart", mine, collector.endpoint), deployment("cart", mine, replicas=1)]
+    )
     crd.apply(deployment("cart", other, replicas=1))
     crd.kubectl("rollout", "status", "deployment/cart", "-n", other, "--timeout=90s")
     crd.kubectl("wait", "--for=condition=Ready", "msvc/cart", "-n", mine, "--timeout=90s")
@@ -128,7 +131,9 @@ def test_a_monitored_service_never_touches_another_namespace(
 def test_user_env_wins_and_the_conflict_is_reported(crd: Plane, operator: Operator, collector: Collector) -> None:
     ns = crd.create_namespace("webhook-conflict")
     user_env = [{"name": "OTEL_SERVICE_NAME", "value": "legacy-name"}]
-    crd.apply([monitored_service("search", ns, collector.endpoint), deployment("search", ns, replicas=1, env=user_env)])
+    apply_services_first(
+        crd, [monitored_service("search", ns, collector.endpoint), deployment("search", ns, replicas=1, env=user_env)]
+    )
     crd.kubectl("rollout", "status", "deployment/search", "-n", ns, "--timeout=90s")
     (pod,) = pods(crd, ns, "app=search")
     assert env_of(pod["spec"]["containers"][0])["OTEL_SERVICE_NAME"]["value"] == "legacy-name"

@@ -3,10 +3,11 @@
 Importing this package registers every handler, so both ``otelwire run`` and
 ``kopf run -m otelwire.handlers`` start the same operator.  ``configuring``
 sets kopf up and starts the webhook, ``indexing`` keeps the in-memory
-indexes, ``services`` reconciles MonitoredServices, ``applying`` is patch
+indexes, ``services`` reconciles MonitoredServices, ``pods`` wakes their
+re-assessment when a selected pod changes, ``applying`` is patch
 mode, ``probing`` checks collectors, ``kube`` is the small API client.
 """
 
-from otelwire.handlers import configuring, indexing, services
+from otelwire.handlers import configuring, indexing, pods, services
 
-__all__ = ["configuring", "indexing", "services"]
+__all__ = ["configuring", "indexing", "pods", "services"]

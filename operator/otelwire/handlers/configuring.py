@@ -27,7 +27,7 @@ from otelwire.handlers.companions import Companions
 from otelwire.handlers.kube import Kube, load_config
 from otelwire.handlers.mirroring import Lookup, Mirror
 from otelwire.handlers.probing import Prober
-from otelwire.handlers.runtime import Options, ReadyBook, RestartBook, snapshot
+from otelwire.handlers.runtime import Options, ReadyBook, RestartBook, Wakeups, snapshot
 from otelwire.spec.model import MonitoredService
 from otelwire.webhook import certificates, registering, serving
 from otelwire.webhook.reviewing import Reviewer
@@ -53,8 +53,8 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     settings.execution.max_workers = 8
-    # A deleted MonitoredService waits for its running (sync) reassess timer to return; kopf
-    # checks again only every 60 s by default, so one delete could take a minute.
+    # A deleted MonitoredService waits for its re-assessment daemon to exit; kopf checks again
+    # only every 60 s by default, so one delete could take a minute.
     settings.background.cancellation_polling = 2.0
     lifetime = os.environ.get("OTELWIRE_PEERING_LIFETIME")
     if lifetime:  # seconds a replica's peering record stays valid; kopf's default is 60
@@ -66,6 +66,8 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     memo.companions = Companions(memo.kube, dashboard=lambda ms: service_dashboard_configmap(ms, ms.namespace))
     memo.restarts = RestartBook()
     memo.readiness = ReadyBook()
+    memo.wakeups = Wakeups()
+    memo.executor = settings.execution.executor  # the daemons' reconciles share kopf's worker threads
     memo.webhook = None
     memo.registered = None
     if options.metrics_port:

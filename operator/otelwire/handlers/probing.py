@@ -16,6 +16,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from otelwire.assess.facts import ProbeResult
@@ -83,24 +84,53 @@ def probe(target: Target, timeout: float) -> ProbeResult:
 
 
 class Prober:
-    """Thread-safe cache of probe results, one entry per target."""
+    """Thread-safe cache of probe results, one entry per target.
 
-    def __init__(self, timeout: float = 2.0, ttl: float = 30.0) -> None:
+    One probe per target at a time: worker threads asking while it runs wait for
+    its result instead of probing too (1,000 services sharing a collector must not
+    open 1,000 connections when the entry expires).  A failure is confirmed by a
+    second attempt after ``retry_pause`` before it is reported: one dropped SYN or
+    a collector busy for a moment is not an outage, and reporting it would flip
+    ``Ready`` of every service using that collector.
+    """
+
+    def __init__(
+        self,
+        timeout: float = 2.0,
+        ttl: float = 30.0,
+        retry_pause: float = 0.5,
+        probe_once: Callable[[Target, float], ProbeResult] = probe,
+    ) -> None:
         self.timeout = timeout
         self.ttl = ttl
+        self.retry_pause = retry_pause
+        self._probe_once = probe_once
         self._cache: dict[Target, tuple[float, ProbeResult]] = {}
         self._lock = threading.Lock()
+        self._probing: dict[Target, threading.Lock] = {}
+
+    def _fresh(self, target: Target) -> ProbeResult | None:
+        with self._lock:
+            cached = self._cache.get(target)
+        return cached[1] if cached is not None and cached[0] > time.monotonic() else None
 
     def check(self, ms: MonitoredService) -> ProbeResult | None:
         target = target_of(ms)
         if target is None:
             return None
-        now = time.monotonic()
+        found = self._fresh(target)
+        if found is not None:
+            return found
         with self._lock:
-            cached = self._cache.get(target)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        result = probe(target, self.timeout)
-        with self._lock:
-            self._cache[target] = (now + self.ttl, result)
-        return result
+            single = self._probing.setdefault(target, threading.Lock())
+        with single:
+            found = self._fresh(target)  # probed by another thread while this one waited
+            if found is not None:
+                return found
+            result = self._probe_once(target, self.timeout)
+            if result.reachable is False:
+                time.sleep(self.retry_pause)
+                result = self._probe_once(target, self.timeout)
+            with self._lock:
+                self._cache[target] = (time.monotonic() + self.ttl, result)
+            return result
