@@ -17,9 +17,22 @@ holds).  For each size N, in a fresh namespace:
   MonitoredServices (webhook mode, each selecting its own Deployment, endpoint
   = the loopback collector with ``allowLoopback``) and N Deployments with
   ``replicas: 1`` are created at once (16 client threads, interleaved).  The
-  clock starts before the first create; the MonitoredServices are listed
-  once per second until every one has ``observedGeneration == generation``
-  ("status") and ``Ready=True`` ("ready"), or the size's timeout.
+  clock starts before the first create and stops when every MonitoredService
+  has ``observedGeneration == generation`` ("status") and ``Ready=True``
+  ("ready"), or at the size's timeout.
+
+Observing must not load the API server it measures (on 2 cores it is the
+bottleneck), so nothing is listed per tick: before the clock starts, one LIST
+then a WATCH of the namespace's MonitoredServices and one of its pods run in
+background threads (resuming from the last resourceVersion when the server
+ends a watch, re-listing on ``410 Gone`` or a broken stream), each reduced
+to a small per-name state -- (status observed, Ready) per MonitoredService,
+phase per pod.  The "status", "ready" and "all pods Running" times are those
+of the watch events that completed them; the once-per-second progress line
+and ``samples`` are read from that state.  A Ready=True that turns back to
+not-True is counted (``ready_regressions``).  The operator's CPU time
+(``/proc/<pid>/stat`` utime + stime) is recorded at the start of the clock
+and at the end.
 
 Table to stdout, JSON to ``bench/results/convergence-<timestamp>.json`` and
 ``convergence-latest.json``, plot to ``docs/convergence.png``.
@@ -28,6 +41,7 @@ Table to stdout, JSON to ``bench/results/convergence-<timestamp>.json`` and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import math
@@ -35,11 +49,12 @@ import os
 import platform
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -151,6 +166,217 @@ def count_states(items: list[dict[str, Any]]) -> tuple[int, int]:
     return observed, ready
 
 
+class Watched:
+    """One namespaced collection, LISTed once then WATCHed in a background thread, reduced per name.
+
+    ``request(**kwargs)`` is the generated client's list call for the collection (it is
+    called with ``_preload_content=False`` and, to watch, ``watch=True``); ``reduce`` turns
+    an object into the small value kept for its name.  Subclasses keep counters in
+    :meth:`changed`, which runs under :attr:`lock` for every value that changes.
+    """
+
+    WATCH_SECONDS = 290  # the server ends a watch after this; it is resumed from the last resourceVersion
+
+    def __init__(self, what: str, request: Callable[..., Any]) -> None:
+        self.what = what
+        self.request = request
+        self.state: dict[str, Any] = {}
+        self.lock = threading.Lock()
+        self.synced = threading.Event()
+        self.stopping = threading.Event()
+        self.stats = {"lists": 0, "watches": 0, "events": 0, "gone": 0, "errors": 0}
+        self.last_error: str | None = None
+        self._response: Any = None
+        self._thread = threading.Thread(target=self._run, name=f"watch-{what}", daemon=True)
+
+    def reduce(self, obj: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def changed(self, name: str, old: Any, new: Any) -> None:
+        """``old``/``new`` are None when the name was absent/is gone."""
+
+    def start(self, timeout: float = 60.0) -> Watched:
+        self._thread.start()
+        if not self.synced.wait(timeout):
+            self.stop()
+            raise RuntimeError(f"no initial list of {self.what} within {timeout:.0f}s: {self.last_error}")
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        response = self._response
+        if response is not None:
+            with contextlib.suppress(Exception):
+                response.shutdown()  # unblocks the watch thread's read
+        if self._thread.ident is not None:
+            self._thread.join(10)
+
+    def _set(self, name: str, value: Any) -> None:
+        old = self.state.get(name)
+        if value is None:
+            self.state.pop(name, None)
+        else:
+            self.state[name] = value
+        if old != value:
+            self.changed(name, old, value)
+
+    def _run(self) -> None:
+        version: str | None = None
+        while not self.stopping.is_set():
+            try:
+                if version is None:
+                    version = self._list()
+                version = self._watch(version)
+            except Exception as error:
+                if self.stopping.is_set():
+                    return
+                version = None  # start over from a fresh list
+                if isinstance(error, ApiException) and error.status == 410:
+                    self.stats["gone"] += 1
+                else:
+                    self.stats["errors"] += 1
+                    self.last_error = repr(error)[:300]
+                    self.stopping.wait(1.0)
+
+    def _list(self) -> str:
+        response = self.request(_preload_content=False, _request_timeout=120)
+        body = json.loads(response.data)
+        self.stats["lists"] += 1
+        fresh = {item["metadata"]["name"]: self.reduce(item) for item in body.get("items") or []}
+        with self.lock:
+            for name in set(self.state) - set(fresh):
+                self._set(name, None)
+            for name, value in fresh.items():
+                self._set(name, value)
+        self.synced.set()
+        return str(body["metadata"]["resourceVersion"])
+
+    def _watch(self, version: str) -> str | None:
+        """Follow one watch from ``version``; the last resourceVersion seen, or None to re-list."""
+        response = self.request(
+            watch=True,
+            resource_version=version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=self.WATCH_SECONDS,
+            _preload_content=False,
+            _request_timeout=(30, self.WATCH_SECONDS + 60),
+        )
+        self._response = response
+        self.stats["watches"] += 1
+        try:
+            for line in _lines(response):
+                if self.stopping.is_set():
+                    break
+                event = json.loads(line)
+                kind, obj = event.get("type"), event.get("object") or {}
+                if kind == "ERROR":
+                    if obj.get("code") == 410:
+                        self.stats["gone"] += 1
+                        return None
+                    raise RuntimeError(f"watch of {self.what}: {obj.get('reason')}: {obj.get('message')}")
+                metadata = obj.get("metadata") or {}
+                version = str(metadata.get("resourceVersion") or version)
+                if kind == "BOOKMARK":
+                    continue
+                self.stats["events"] += 1
+                value = None if kind == "DELETED" else self.reduce(obj)
+                with self.lock:
+                    self._set(metadata["name"], value)
+        finally:
+            self._response = None
+            response.close()
+            response.release_conn()
+        return version
+
+
+def _lines(response: Any) -> Iterable[bytes]:
+    """The non-empty newline-separated lines of a streaming watch response."""
+    pending = b""
+    for chunk in response.stream(amt=None, decode_content=False):
+        pending += chunk
+        if b"\n" in chunk:
+            *lines, pending = pending.split(b"\n")
+            yield from (line for line in lines if line)
+    if pending.strip():
+        yield pending
+
+
+class Service(NamedTuple):
+    observed: bool  # status.observedGeneration == metadata.generation
+    ready: bool  # the Ready condition is True
+    reason: str
+    message: str
+
+
+def service_state(item: dict[str, Any]) -> Service:
+    status = item.get("status") or {}
+    ready: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    return Service(
+        observed=status.get("observedGeneration") == item["metadata"].get("generation"),
+        ready=ready.get("status") == "True",
+        reason=str(ready.get("reason") or ""),
+        message=str(ready.get("message") or ""),
+    )
+
+
+class WatchedServices(Watched):
+    """The MonitoredServices of a namespace: how many are listed, observed, Ready; when all N first were."""
+
+    def __init__(self, api: ApiClient, namespace: str, n: int) -> None:
+        custom = CustomObjectsApi(api)
+        super().__init__(
+            "monitoredservices",
+            lambda **kwargs: custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, **kwargs),
+        )
+        self.n = n
+        self.observed = self.ready = 0
+        self.reached: dict[str, float] = {}  # "status"/"ready" -> time.monotonic() it first held for all N
+        self.all_ready = threading.Event()
+        self.regressions: list[tuple[float, str, Service]] = []  # Ready True -> not True, as seen
+
+    def reduce(self, obj: dict[str, Any]) -> Service:
+        return service_state(obj)
+
+    def changed(self, name: str, old: Service | None, new: Service | None) -> None:
+        if old is not None:
+            self.observed -= old.observed
+            self.ready -= old.ready
+        if new is not None:
+            self.observed += new.observed
+            self.ready += new.ready
+            if old is not None and old.ready and not new.ready:
+                self.regressions.append((time.monotonic(), name, new))
+        if len(self.state) == self.n:
+            if self.observed == self.n:
+                self.reached.setdefault("status", time.monotonic())
+            if self.ready == self.n:
+                self.reached.setdefault("ready", time.monotonic())
+                self.all_ready.set()
+
+    def counts(self) -> tuple[int, int, int]:
+        with self.lock:
+            return len(self.state), self.observed, self.ready
+
+
+class WatchedPods(Watched):
+    """The pods of a namespace by phase: how many are Running; when N first were."""
+
+    def __init__(self, api: ApiClient, namespace: str, n: int) -> None:
+        core = CoreV1Api(api)
+        super().__init__("pods", lambda **kwargs: core.list_namespaced_pod(namespace, **kwargs))
+        self.n = n
+        self.running = 0
+        self.reached: dict[str, float] = {}
+
+    def reduce(self, obj: dict[str, Any]) -> str:
+        return str((obj.get("status") or {}).get("phase") or "")
+
+    def changed(self, name: str, old: str | None, new: str | None) -> None:
+        self.running += (new == "Running") - (old == "Running")
+        if self.running >= self.n:
+            self.reached.setdefault("running", time.monotonic())
+
+
 def baseline(api: ApiClient, n: int, endpoint: str) -> dict[str, Any]:
     """Create N MonitoredServices (no operator running), then time a bare loop patching each status."""
     namespace = f"baseline-{n}"
@@ -227,56 +453,76 @@ def operator_run(
     ]
     samples: list[dict[str, float]] = []
     result: dict[str, Any] = {"n": n, "namespace": namespace}
+    pid = op.process.pid if op.process else 0
+    watch_api = client(plane.kubeconfig, pool=4)
+    services = WatchedServices(watch_api, namespace, n)
+    pods = WatchedPods(watch_api, namespace, n)
     try:
+        services.start()
+        pods.start()
+        cpu_at_start = _cpu_seconds(pid)
         begin = time.monotonic()
         with ThreadPoolExecutor(1) as creator:
             created = creator.submit(run_parallel, jobs, CREATE_THREADS)
-            status_at = ready_at = pods_at = None
-            applied_at = None
+            applied: list[float] = []
+            created.add_done_callback(lambda _: applied.append(time.monotonic()))
             deadline = begin + timeout
             while time.monotonic() < deadline:
                 tick = time.monotonic()
-                if applied_at is None and created.done():
-                    applied_at = tick - begin
-                items = list_msvcs(api, namespace)
-                observed, ready = count_states(items)
-                running = _running_pods(api, namespace)
+                listed, observed, ready = services.counts()
+                running = pods.running
                 samples.append(
                     {
                         "t": round(tick - begin, 2),
-                        "listed": len(items),
+                        "listed": listed,
                         "status": observed,
                         "ready": ready,
                         "pods_running": running,
                     }
                 )
                 print(
-                    f"  t={tick - begin:6.1f}s listed={len(items)} status={observed} ready={ready} "
-                    f"pods_running={running}",
+                    f"  t={tick - begin:6.1f}s listed={listed} status={observed} ready={ready} pods_running={running}",
                     flush=True,
                 )
-                if running >= n and pods_at is None:
-                    pods_at = time.monotonic() - begin
-                if len(items) == n and observed == n and status_at is None:
-                    status_at = time.monotonic() - begin
-                if len(items) == n and ready == n:
-                    ready_at = time.monotonic() - begin
+                if services.all_ready.is_set():
                     break
-                time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+                # Wake at the next second, or as soon as the last one turns Ready (one more sample, then out).
+                services.all_ready.wait(max(0.0, 1.0 - (time.monotonic() - tick)))
             errors = created.result()
+        cpu_at_end = _cpu_seconds(pid)
+
+        def since(moment: float | None) -> float | None:
+            return None if moment is None else round(moment - begin, 3)
+
+        ready_at = since(services.reached.get("ready"))
+        pods_at = since(pods.reached.get("running"))
         result.update(
-            applied_seconds=applied_at,
-            status_seconds=status_at,
+            applied_seconds=since(applied[0] if applied else None),
+            status_seconds=since(services.reached.get("status")),
             pods_running_seconds=pods_at,
             ready_seconds=ready_at,
+            ready_after_pods_seconds=(
+                round(ready_at - pods_at, 3) if ready_at is not None and pods_at is not None else None
+            ),
             timed_out=ready_at is None,
             timeout=timeout,
             create_errors=errors[:10],
             create_error_count=len(errors),
+            ready_regressions=len(services.regressions),
+            ready_regression_examples=[
+                {"t": since(moment), "name": name, "reason": state.reason, "message": state.message[:200]}
+                for moment, name, state in services.regressions[:10]
+            ],
             samples=samples,
-            operator_rss_kb=_rss_kb(op.process.pid if op.process else 0),
+            operator_rss_kb=_rss_kb(pid),
+            operator_cpu_seconds=cpu_at_end,
+            operator_cpu_seconds_at_start=cpu_at_start,
+            watches={w.what: {**w.stats, "last_error": w.last_error} for w in (services, pods)},
         )
     finally:
+        services.stop()
+        pods.stop()
+        watch_api.close()
         op.stop()
         result["operator_log_tail"] = op.tail(15)
     if cleanup:
@@ -293,9 +539,13 @@ def operator_run(
     return result
 
 
-def _running_pods(api: ApiClient, namespace: str) -> int:
-    pods = CoreV1Api(api).list_namespaced_pod(namespace, field_selector="status.phase=Running", _preload_content=False)
-    return len(json.loads(pods.data)["items"])
+def _cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process, in seconds (``/proc/<pid>/stat`` fields 14 and 15)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _rss_kb(pid: int) -> int:
@@ -306,6 +556,10 @@ def _rss_kb(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> None:
@@ -356,7 +610,7 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     progress.axvline(60, color="red", linewidth=0.8)
     progress.set_xlabel("seconds from first create")
     progress.set_ylabel("% of N")
-    progress.set_title("Progress (one list per second)")
+    progress.set_title("Progress (watched, sampled once per second)")
     progress.legend(fontsize=7)
     progress.grid(alpha=0.3)
     fig.tight_layout()
@@ -400,6 +654,16 @@ def main(argv: list[str] | None = None) -> int:
                 run = operator_run(plane, api, n, collector.endpoint, workdir, args.timeout, cleanup=n != sizes[-1])
             except Exception as error:  # a size that does not fit is reported, not fatal
                 run = {"n": n, "error": repr(error), "ready_seconds": None, "status_seconds": None, "timed_out": True}
+            if "error" in run:
+                print(f"   error: {run['error']}", flush=True)
+            else:
+                print(
+                    f"   all Ready {_fmt(run['ready_seconds'])}s, all pods Running {_fmt(run['pods_running_seconds'])}s, "
+                    f"Ready after pods {_fmt(run['ready_after_pods_seconds'])}s, "
+                    f"ready regressions {run['ready_regressions']}, operator CPU {_fmt(run['operator_cpu_seconds'])}s "
+                    f"({_fmt(run['operator_cpu_seconds_at_start'])}s before the clock)",
+                    flush=True,
+                )
             run["baseline_seconds"] = base["seconds"]
             run["baseline"] = base
             ready = run.get("ready_seconds")
