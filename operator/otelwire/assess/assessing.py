@@ -53,22 +53,33 @@ def live(pod: Mapping[str, Any]) -> bool:
 
 
 def owned_pods(
-    ms: MonitoredService, services: Iterable[MonitoredService], pods: Iterable[Mapping[str, Any]]
+    ms: MonitoredService,
+    services: Iterable[MonitoredService] | selecting.SelectorIndex,
+    pods: Iterable[Mapping[str, Any]],
 ) -> list[Mapping[str, Any]]:
-    """The live pods of ``ms``'s namespace for which ``ms`` is the selecting MonitoredService."""
-    rivals = [s for s in services if s.namespace == ms.namespace]
-    if all(s.key != ms.key for s in rivals):
-        rivals.append(ms)
+    """The live pods of ``ms``'s namespace for which ``ms`` is the selecting MonitoredService.
+
+    ``services`` are ``ms``'s rivals (its namespace's MonitoredServices, with or
+    without ``ms`` itself), or a :class:`~otelwire.plan.selecting.SelectorIndex`
+    of them, which the operator keeps per namespace so a reconcile costs
+    O(pods it selects), not O(pods x services).
+    """
+    index = (
+        services
+        if isinstance(services, selecting.SelectorIndex)
+        else selecting.SelectorIndex(ms.namespace, list(services))
+    )
     out: list[Mapping[str, Any]] = []
     for pod in pods:
         meta = pod.get("metadata") or {}
         labels = meta.get("labels") or {}
-        # The cheap test first: only pods this service selects are compared with its rivals, so a
-        # reconcile costs O(pods), not O(pods x services).
+        # The cheap test first: only pods this service selects are compared with its rivals.
         if meta.get("namespace", ms.namespace) != ms.namespace or not ms.selector.matches(labels) or not live(pod):
             continue
-        chosen = selecting.select_services(rivals, ms.namespace, labels)
-        if chosen and chosen[0].key == ms.key:
+        # ``ms`` owns the pod unless a rival first by name selects it too (``ms`` itself may be
+        # absent from the index, or there in an older generation: names decide either way).
+        chosen = index.matching(labels)
+        if not chosen or chosen[0].name >= ms.name:
             out.append(pod)
     return out
 

@@ -14,6 +14,7 @@ from typing import Any
 from otelwire.assess import ProbeResult, assess
 from otelwire.assess.assessing import owned_pods
 from otelwire.doctor.findings import Finding, Severity
+from otelwire.plan.selecting import SelectorIndex
 from otelwire.spec.model import KIND, MonitoredService
 
 _CHECKS: dict[str, tuple[str, Severity, str]] = {
@@ -35,8 +36,12 @@ def diagnose_live(
     now: str,
 ) -> list[Finding]:
     findings: list[Finding] = []
+    indexes = {namespace: SelectorIndex(namespace, services) for namespace in {ms.namespace for ms in services}}
+    by_namespace: dict[str, list[Mapping[str, Any]]] = {}
+    for pod in pods:
+        by_namespace.setdefault(str((pod.get("metadata") or {}).get("namespace")), []).append(pod)
     for ms in services:
-        mine = owned_pods(ms, services, [p for p in pods if (p.get("metadata") or {}).get("namespace") == ms.namespace])
+        mine = owned_pods(ms, indexes[ms.namespace], by_namespace.get(ms.namespace, []))
         result = assess(ms, mine, probe=probe(ms), clock=None, previous=(), now=now)
         for cond in result.status["conditions"]:
             spec = _CHECKS.get(str(cond["type"]))

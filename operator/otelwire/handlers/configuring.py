@@ -27,7 +27,7 @@ from otelwire.handlers.companions import Companions
 from otelwire.handlers.kube import Kube, load_config
 from otelwire.handlers.mirroring import Lookup, Mirror
 from otelwire.handlers.probing import Prober
-from otelwire.handlers.runtime import Options, ReadyBook, RestartBook, Wakeups, snapshot
+from otelwire.handlers.runtime import Options, ReadyBook, RestartBook, Selections, Wakeups, snapshot
 from otelwire.spec.model import MonitoredService
 from otelwire.webhook import certificates, registering, serving
 from otelwire.webhook.reviewing import Reviewer
@@ -67,6 +67,7 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     memo.restarts = RestartBook()
     memo.readiness = ReadyBook()
     memo.wakeups = Wakeups()
+    memo.selections = Selections()
     memo.executor = settings.execution.executor  # the daemons' reconciles share kopf's worker threads
     memo.webhook = None
     memo.registered = None

@@ -4,11 +4,13 @@ The webhook looks a pod's namespace up in ``msvc_index`` (O(1), no API call
 per admission); assessment reads ``pod_index`` instead of listing pods.  Only
 valid MonitoredServices are indexed -- an invalid one selects nothing, and
 its status says why -- and pods are kept as skeletons (``assess.facts``), not
-as full objects.
+as full objects, under their namespace and under each of their labels, so a
+MonitoredService reads only the pods its selector's first label picks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -17,19 +19,48 @@ from otelwire.assess.facts import pod_skeleton
 from otelwire.spec.model import API_GROUP, API_VERSION, PLURAL, MonitoredService, parse_monitored_service
 from otelwire.spec.problems import InvalidSpec
 
+# uid -> (generation, parsed): the same object for the same spec, so the per-namespace selector
+# indexes built from it stay valid across status updates (each one is a watch event).  An entry
+# goes when the object is marked for deletion (otelwire's finalizer guarantees that event).
+_parsed: dict[str, tuple[int, MonitoredService]] = {}
+
 
 @kopf.index(API_GROUP, API_VERSION, PLURAL)
 def msvc_index(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str, MonitoredService] | None:
+    uid = str(body.metadata.get("uid") or "")
     if body.metadata.get("deletionTimestamp"):
         # Going away: it selects nothing any more and wants no cluster-wide objects.
+        _parsed.pop(uid, None)
         return None
+    generation = body.metadata.get("generation")
+    cached = _parsed.get(uid) if uid else None
+    if cached is not None and cached[0] == generation:
+        return {cached[1].namespace: cached[1]}
     try:
         ms = parse_monitored_service(body, namespace or "default")
     except InvalidSpec:
+        _parsed.pop(uid, None)
         return None
+    if uid and isinstance(generation, int):
+        _parsed[uid] = (generation, ms)
     return {ms.namespace: ms}
 
 
+def pod_keys(namespace: str, labels: Mapping[str, str]) -> list[str | tuple[str, str, str]]:
+    """Where a pod is indexed: its namespace, and (namespace, key, value) per label."""
+    return [namespace, *((namespace, key, value) for key, value in labels.items() if isinstance(value, str))]
+
+
+def pod_bucket(ms: MonitoredService) -> str | tuple[str, str, str]:
+    """The ``pod_index`` key holding every pod ``ms`` can select: its first matchLabels pair, or the namespace."""
+    pairs = ms.selector.match_labels
+    if pairs:
+        key, value = next(iter(pairs.items()))
+        return (ms.namespace, key, value)
+    return ms.namespace
+
+
 @kopf.index("v1", "pods")
-def pod_index(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str, dict[str, Any]]:
-    return {namespace or "": pod_skeleton(body)}
+def pod_index(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str | tuple[str, str, str], dict[str, Any]]:
+    skeleton = pod_skeleton(body)
+    return dict.fromkeys(pod_keys(namespace or "", body.metadata.labels), skeleton)

@@ -15,7 +15,6 @@ from typing import Any
 import kopf
 
 from otelwire.handlers.runtime import snapshot
-from otelwire.plan.selecting import select_services
 
 
 @kopf.on.event("v1", "pods")
@@ -24,4 +23,5 @@ async def wake_selecting_services(body: kopf.Body, namespace: str | None, memo: 
         return
     services = snapshot(kwargs["msvc_index"].get(namespace, ()))
     if services:
-        memo.wakeups.wake(ms.key for ms in select_services(services, namespace, body.metadata.labels))
+        selection = memo.selections.get(namespace, services)
+        memo.wakeups.wake(ms.key for ms in selection.matching(body.metadata.labels))

@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
+
+from otelwire.plan.selecting import SelectorIndex
+from otelwire.spec.model import MonitoredService
 
 
 def _float(name: str, default: float) -> float:
@@ -145,6 +148,31 @@ class Wakeups:
             if found is None:
                 found = self._locks[key] = threading.Lock()
             return found
+
+
+class Selections:
+    """A :class:`SelectorIndex` per namespace, rebuilt only when the MonitoredService index changed.
+
+    Read from the event loop (pod events) and from worker threads (reconciles); building
+    is pure, so two threads racing at most build the same index twice.
+    """
+
+    def __init__(self) -> None:
+        self._by_namespace: dict[str, SelectorIndex] = {}
+        self._lock = threading.Lock()
+
+    def get(self, namespace: str, services: Sequence[MonitoredService]) -> SelectorIndex:
+        with self._lock:
+            found = self._by_namespace.get(namespace)
+        if found is not None and found.same(services):
+            return found
+        built = SelectorIndex(namespace, services)
+        with self._lock:
+            if services:
+                self._by_namespace[namespace] = built
+            else:
+                self._by_namespace.pop(namespace, None)
+        return built
 
 
 T = TypeVar("T")

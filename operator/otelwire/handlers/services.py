@@ -27,6 +27,7 @@ from otelwire import metrics
 from otelwire.assess import assess, assess_invalid
 from otelwire.assess.assessing import Assessment, owned_pods
 from otelwire.handlers import applying
+from otelwire.handlers.indexing import pod_bucket
 from otelwire.handlers.kube import KubeError
 from otelwire.handlers.runtime import Options, snapshot
 from otelwire.plan.workloads import owner_of_pod
@@ -95,7 +96,7 @@ def _reconcile_locked(
     previously_patched: bool,
 ) -> None:
     msvc_index: kopf.Index[str, Any] = indexes["msvc_index"]
-    pod_index: kopf.Index[str, Any] = indexes["pod_index"]
+    pod_index: kopf.Index[str | tuple[str, str, str], Any] = indexes["pod_index"]
     started = time.perf_counter()
     previous = status.get("conditions") or []
     namespace = str(body.metadata.namespace)
@@ -125,7 +126,8 @@ def _reconcile_locked(
     except KubeError as error:
         metrics.RECONCILIATIONS.labels("error").inc()
         raise kopf.TemporaryError(str(error), delay=10) from error
-    pods = owned_pods(ms, services, snapshot(pod_index.get(namespace, ())))
+    selection = memo.selections.get(namespace, services)
+    pods = owned_pods(ms, selection, snapshot(pod_index.get(pod_bucket(ms), ())))
     probe = memo.prober.check(ms)
     clock = memo.clusterwide.clock_facts() if ms.spec.clock.sync == "chrony" else None
     assessment = assess(

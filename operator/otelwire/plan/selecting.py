@@ -8,6 +8,7 @@ webhook and the assessor agree on the owner.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,51 @@ def select_services(
     """All MonitoredServices of ``namespace`` whose selector matches ``labels``, first by name first."""
     found = [ms for ms in services if ms.namespace == namespace and ms.selector.matches(labels)]
     return sorted(found, key=lambda ms: ms.name)
+
+
+class SelectorIndex:
+    """The MonitoredServices of one namespace, bucketed for selector matching.
+
+    ``matching`` answers exactly what :func:`select_services` answers over the same
+    services, without comparing every selector with every pod: a service whose
+    selector has ``matchLabels`` sits in the bucket of its first (key, value) pair,
+    so a pod's labels pick the few candidates directly; services selecting by
+    expressions only are candidates for every pod.  Immutable; ``same`` tells
+    whether it was built from exactly these service objects.
+    """
+
+    __slots__ = ("_buckets", "_keys", "_rest", "namespace", "services")
+
+    def __init__(self, namespace: str, services: Sequence[MonitoredService]) -> None:
+        self.namespace = namespace
+        self.services = tuple(services)
+        ordered = sorted((ms for ms in self.services if ms.namespace == namespace), key=lambda ms: ms.name)
+        self._buckets: dict[tuple[str, str], list[MonitoredService]] = {}
+        self._rest: list[MonitoredService] = []
+        for ms in ordered:
+            pairs = ms.selector.match_labels
+            if pairs:
+                self._buckets.setdefault(next(iter(pairs.items())), []).append(ms)
+            else:
+                self._rest.append(ms)
+        self._keys = tuple(dict.fromkeys(key for key, _ in self._buckets))
+
+    def same(self, services: Sequence[MonitoredService]) -> bool:
+        return len(services) == len(self.services) and all(map(operator.is_, services, self.services))
+
+    def matching(self, labels: Mapping[str, str]) -> list[MonitoredService]:
+        """The services whose selector matches ``labels``, first by name first."""
+        try:
+            found = [ms for ms in self._rest if ms.selector.matches(labels)]
+            for key in self._keys:
+                value = labels.get(key)
+                if value is not None:
+                    found.extend(ms for ms in self._buckets.get((key, value), ()) if ms.selector.matches(labels))
+        except TypeError:  # an unhashable label value: compare every selector
+            return select_services(self.services, self.namespace, labels)
+        if len(found) > 1:
+            found.sort(key=lambda ms: ms.name)
+        return found
 
 
 def target_containers(

@@ -17,6 +17,7 @@ vars, labels and annotations.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -838,11 +839,11 @@ class MonitoredService:
     def service_name(self) -> str:
         return self.spec.service_name or self.name
 
-    @property
+    @functools.cached_property
     def selector(self) -> LabelSelector:
         return self.spec.selector or LabelSelector(match_labels={DEFAULT_NAME_LABEL: self.service_name})
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
 

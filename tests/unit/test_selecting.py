@@ -1,0 +1,158 @@
+"""The indexed selection the operator uses per namespace answers exactly what the plain one does.
+
+``SelectorIndex.matching`` against ``select_services``, ``owned_pods`` over an
+index against the definition (the first selecting service by name owns a pod),
+and the pod index's buckets against the selectors reading them: random
+namespaces of services with every selector form, and pods with random labels,
+checked pod by pod.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from cel_cases import monitored_service
+from otelwire.assess.assessing import live, owned_pods
+from otelwire.handlers.indexing import _parsed, msvc_index, pod_bucket, pod_keys
+from otelwire.plan.selecting import SelectorIndex, select_services
+from otelwire.spec import MonitoredService, parse_monitored_service
+
+NS = "shop"
+KEYS = ("app", "tier", "team")
+VALUES = ("a", "b", "c")
+
+
+def make_ms(name: str, spec: dict[str, Any], namespace: str = NS) -> MonitoredService:
+    body = monitored_service(spec, name=name)
+    body["metadata"]["namespace"] = namespace
+    return parse_monitored_service(body)
+
+
+def random_selector(rng: random.Random) -> dict[str, Any] | None:
+    form = rng.randrange(5)
+    if form == 0:
+        return None  # the default: app.kubernetes.io/name=<service name>
+    labels = {k: rng.choice(VALUES) for k in rng.sample(KEYS, rng.randint(1, 2))}
+    expression = {
+        "key": rng.choice(KEYS),
+        "operator": rng.choice(["In", "NotIn", "Exists", "DoesNotExist"]),
+    }
+    if expression["operator"] in ("In", "NotIn"):
+        expression["values"] = rng.sample(VALUES, 2)
+    if form == 1:
+        return {"matchLabels": labels}
+    if form == 2:
+        return {"matchExpressions": [expression]}
+    return {"matchLabels": labels, "matchExpressions": [expression]}
+
+
+def random_services(rng: random.Random, count: int) -> list[MonitoredService]:
+    out = []
+    for i in range(count):
+        selector = random_selector(rng)
+        spec: dict[str, Any] = {"serviceName": rng.choice(["svc-a", "svc-b"])} if selector is None else {}
+        if selector is not None:
+            spec["selector"] = selector
+        namespace = NS if rng.random() < 0.85 else "other"
+        out.append(make_ms(f"ms-{rng.randrange(1000):03d}-{i}", spec, namespace))
+    rng.shuffle(out)
+    return out
+
+
+def random_labels(rng: random.Random) -> dict[str, str]:
+    labels = {k: rng.choice(VALUES) for k in KEYS if rng.random() < 0.6}
+    if rng.random() < 0.3:
+        labels["app.kubernetes.io/name"] = rng.choice(["svc-a", "svc-b"])
+    return labels
+
+
+def pod(name: str, labels: dict[str, str], phase: str = "Running", namespace: str = NS) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": namespace, "labels": labels}, "status": {"phase": phase}}
+
+
+def reference_owned(
+    ms: MonitoredService, services: list[MonitoredService], pods: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The definition: live pods of the namespace whose first selecting service (by name) is ``ms``."""
+    rivals = [s for s in services if s.key != ms.key] + [ms]
+    out = []
+    for p in pods:
+        labels = p["metadata"].get("labels") or {}
+        if p["metadata"]["namespace"] != ms.namespace or not live(p) or not ms.selector.matches(labels):
+            continue
+        chosen = select_services(rivals, ms.namespace, labels)
+        if chosen and chosen[0].key == ms.key:
+            out.append(p)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_index_matches_like_select_services(seed: int) -> None:
+    rng = random.Random(seed)
+    services = random_services(rng, rng.randint(0, 40))
+    index = SelectorIndex(NS, services)
+    for _ in range(200):
+        labels = random_labels(rng)
+        assert [m.key for m in index.matching(labels)] == [m.key for m in select_services(services, NS, labels)]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_owned_pods_over_an_index_follow_the_definition(seed: int) -> None:
+    rng = random.Random(seed)
+    services = random_services(rng, rng.randint(1, 30))
+    pods = [
+        pod(f"p{i}", random_labels(rng), rng.choice(["Running", "Pending", "Succeeded"]), rng.choice([NS, NS, "other"]))
+        for i in range(120)
+    ]
+    index = SelectorIndex(NS, services)
+    for ms in services:
+        if ms.namespace != NS:
+            continue
+        expected = [p["metadata"]["name"] for p in reference_owned(ms, services, pods)]
+        assert [p["metadata"]["name"] for p in owned_pods(ms, index, pods)] == expected
+        assert [p["metadata"]["name"] for p in owned_pods(ms, services, pods)] == expected
+        # Without itself in the index (a service the index has not seen yet): the same answer.
+        others = [s for s in services if s.key != ms.key]
+        assert [p["metadata"]["name"] for p in owned_pods(ms, SelectorIndex(NS, others), pods)] == expected
+        # The pod index bucket a reconcile reads holds every pod the service can select.
+        bucket = pod_bucket(ms)
+        in_bucket = [p for p in pods if bucket in pod_keys(p["metadata"]["namespace"], p["metadata"]["labels"])]
+        assert [p["metadata"]["name"] for p in owned_pods(ms, index, in_bucket)] == expected
+
+
+def test_index_identity_and_rivals_first_by_name() -> None:
+    a = make_ms("a", {"selector": {"matchLabels": {"app": "x"}}})
+    b = make_ms("b", {"selector": {"matchExpressions": [{"key": "app", "operator": "Exists"}]}})
+    index = SelectorIndex(NS, [b, a])
+    assert [m.name for m in index.matching({"app": "x"})] == ["a", "b"]
+    assert [m.name for m in index.matching({"app": "y"})] == ["b"]
+    assert index.same([b, a]) and not index.same([a, b]) and not index.same([b])
+    x = pod("x", {"app": "x"})
+    assert owned_pods(a, index, [x]) == [x]
+    assert owned_pods(b, index, [x]) == []  # a comes first by name
+
+
+def test_the_msvc_index_keeps_one_object_per_generation() -> None:
+    body = monitored_service({"selector": {"matchLabels": {"app": "x"}}}, name="cached")
+    body["metadata"].update(namespace=NS, uid="uid-cached", generation=1)
+    first = msvc_index(body=_Body(body), namespace=NS)
+    body["status"] = {"observedGeneration": 1}  # a status update: same spec, same generation
+    again = msvc_index(body=_Body(body), namespace=NS)
+    assert first is not None and again is not None and again[NS] is first[NS]
+    body["spec"]["selector"]["matchLabels"]["app"] = "y"
+    body["metadata"]["generation"] = 2
+    changed = msvc_index(body=_Body(body), namespace=NS)
+    assert changed is not None and changed[NS].selector.match_labels == {"app": "y"}
+    body["metadata"]["deletionTimestamp"] = "2026-11-26T00:00:00Z"
+    assert msvc_index(body=_Body(body), namespace=NS) is None
+    assert "uid-cached" not in _parsed
+
+
+class _Body(dict[str, Any]):
+    """Enough of kopf.Body for the index function: ``.metadata`` as a mapping."""
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return dict(self["metadata"])
