@@ -49,6 +49,10 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
     settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field="status.kopf.diffbase")
     settings.persistence.finalizer = "otelwire.io/finalizer"
+    # kopf waits this long to see its own status patch come back before it handles the object's
+    # next event; past it, it handles an older event and runs the creation handler a second time.
+    # A busy API server (1,000 services applied at once) takes longer than kopf's 5 s default.
+    settings.persistence.consistency_timeout = 30.0
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300

@@ -219,11 +219,15 @@ async def reassess(
     loop = asyncio.get_running_loop()
     try:
         while True:
+            # One timer handle, not a wait_for task per sleep: 1,000 services sleep at once.
+            deadline = loop.time() + INTERVAL
+            alarm = loop.call_at(deadline, wake.set)
             try:
-                await asyncio.wait_for(wake.wait(), INTERVAL)
+                await wake.wait()
+            finally:
+                alarm.cancel()
+            if loop.time() < deadline:  # woken by a pod: let the rest of its burst arrive
                 await asyncio.sleep(SETTLE)
-            except TimeoutError:
-                pass
             wake.clear()
             patch_mode = (body.spec.get("injection") or {}).get("mode") == "patch"
             job = functools.partial(
