@@ -79,10 +79,17 @@ def _reconcile(
     indexes: Mapping[str, Any],
     apply: bool,
     previously_patched: bool = False,
+    created: bool = False,
 ) -> None:
     with memo.wakeups.lock(f"{body.metadata.namespace}/{body.metadata.name}"):
         _reconcile_locked(
-            body=body, status=status, memo=memo, indexes=indexes, apply=apply, previously_patched=previously_patched
+            body=body,
+            status=status,
+            memo=memo,
+            indexes=indexes,
+            apply=apply,
+            previously_patched=previously_patched,
+            created=created,
         )
 
 
@@ -94,6 +101,7 @@ def _reconcile_locked(
     indexes: Mapping[str, Any],
     apply: bool,
     previously_patched: bool,
+    created: bool,
 ) -> None:
     msvc_index: kopf.Index[str, Any] = indexes["msvc_index"]
     pod_index: kopf.Index[str | tuple[str, str, str], Any] = indexes["pod_index"]
@@ -142,7 +150,7 @@ def _reconcile_locked(
     )
     _restart_outdated(ms, pods, assessment, memo)
     try:
-        memo.companions.sync(ms)
+        memo.companions.sync(ms, created=created)
     except KubeError as error:
         logger.warning("%s: PodMonitor or dashboard not applied: %s", ms.key, error)
     _write(assessment, body, status, memo)
@@ -198,7 +206,15 @@ def reconcile(
     # would cost three API calls each.)
     old = kwargs.get("old") or {}
     was_patch = ((old.get("spec") or {}).get("injection") or {}).get("mode") == "patch"
-    _reconcile(body=body, status=status, memo=memo, indexes=kwargs, apply=True, previously_patched=was_patch)
+    _reconcile(
+        body=body,
+        status=status,
+        memo=memo,
+        indexes=kwargs,
+        apply=True,
+        previously_patched=was_patch,
+        created=kwargs.get("reason") == "create",
+    )
 
 
 @kopf.daemon(*RESOURCE, cancellation_timeout=1.0)
