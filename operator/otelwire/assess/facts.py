@@ -6,13 +6,20 @@ container fields the planner reads (names, the OTEL_* env, Istio and version
 labels, the controller reference, otelwire's annotations) and the phase.
 Planning a skeleton gives the same digest as planning the full pod, which
 is what lets assessment tell current, outdated and missing pods apart.
+
+The pods of one workload have the same labels, owner and containers, and the
+injected env is the same in every pod of a service: those parts of a
+skeleton are *interned* -- equal parts are one shared object -- so 10,000
+pods cost a few hundred bytes each instead of one copy of their env each.
+Skeletons are read-only: nothing may modify one in place.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from otelwire.plan.plans import (
     INJECTED_ANNOTATION,
@@ -29,6 +36,23 @@ _KEPT_ANNOTATIONS = (
     "prometheus.io/port",
     "prometheus.io/path",
 )
+
+
+_T = TypeVar("_T")
+_INTERNED: dict[str, Any] = {}
+_INTERNED_MAX = 100_000  # distinct parts remembered; past that the table starts over (sharing only)
+
+
+def _intern(value: _T) -> _T:
+    """The one shared object equal to ``value`` (plain JSON data), remembered from an earlier call."""
+    key = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    found = _INTERNED.get(key)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    if len(_INTERNED) >= _INTERNED_MAX:
+        _INTERNED.clear()
+    _INTERNED[key] = value
+    return value
 
 
 def _container(container: Mapping[str, Any]) -> dict[str, Any]:
@@ -53,18 +77,18 @@ def pod_skeleton(pod: Mapping[str, Any]) -> dict[str, Any]:
     skeleton_meta: dict[str, Any] = {
         "name": meta.get("name", ""),
         "namespace": meta.get("namespace", ""),
-        "labels": dict(meta.get("labels") or {}),
-        "annotations": {k: annotations[k] for k in _KEPT_ANNOTATIONS if k in annotations},
+        "labels": _intern(dict(meta.get("labels") or {})),
+        "annotations": _intern({k: annotations[k] for k in _KEPT_ANNOTATIONS if k in annotations}),
     }
     if owners:
-        skeleton_meta["ownerReferences"] = [
-            {"kind": o.get("kind"), "name": o.get("name"), "controller": True} for o in owners[:1]
-        ]
+        skeleton_meta["ownerReferences"] = _intern(
+            [{"kind": o.get("kind"), "name": o.get("name"), "controller": True} for o in owners[:1]]
+        )
     if meta.get("deletionTimestamp"):
         skeleton_meta["deletionTimestamp"] = meta["deletionTimestamp"]
-    skeleton_spec: dict[str, Any] = {"containers": [_container(c) for c in spec.get("containers") or []]}
+    skeleton_spec: dict[str, Any] = {"containers": _intern([_container(c) for c in spec.get("containers") or []])}
     if spec.get("initContainers"):
-        skeleton_spec["initContainers"] = [_container(c) for c in spec["initContainers"]]
+        skeleton_spec["initContainers"] = _intern([_container(c) for c in spec["initContainers"]])
     if spec.get("nodeName"):
         skeleton_spec["nodeName"] = spec["nodeName"]
     ready = any(

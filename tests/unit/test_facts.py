@@ -1,0 +1,73 @@
+"""Pod skeletons: what the pod index keeps per pod.
+
+Interned parts are shared between pods (10,000 pods of 1,000 services must
+not keep 10,000 copies of the injected env), a skeleton equals the one built
+without sharing, and planning and assessing over skeletons never modify them.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from typing import Any
+
+from cel_cases import monitored_service
+from otelwire.assess import assess
+from otelwire.assess.facts import ProbeResult, pod_skeleton
+from otelwire.plan.planning import plan_for
+from otelwire.plan.workloads import owner_of_pod
+from otelwire.spec import parse_monitored_service
+from otelwire.webhook.reviewing import Reviewer
+from support.jsonpatch import apply_patch
+
+NS = "shop"
+
+
+def injected_pod(name: str, rs_hash: str = "7d9f8c6b5") -> dict[str, Any]:
+    """A pod of Deployment orders, as the API server stores it after otelwire's webhook."""
+    body = monitored_service({"selector": {"matchLabels": {"app": "orders"}}}, name="orders")
+    body["metadata"].update(namespace=NS, uid="uid-orders", generation=1)
+    ms = parse_monitored_service(body)
+    pod = {
+        "metadata": {
+            "name": name,
+            "namespace": NS,
+            "labels": {"app": "orders", "pod-template-hash": rs_hash},
+            "ownerReferences": [
+                {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": f"orders-{rs_hash}", "controller": True}
+            ],
+        },
+        "spec": {"containers": [{"name": "app", "image": "x", "env": [{"name": "LOG_LEVEL", "value": "info"}]}]},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+    }
+    review = {"request": {"uid": "u", "namespace": NS, "object": pod}}
+    answer = Reviewer(lambda ns: [ms] if ns == NS else [])
+    patch = json.loads(base64.b64decode(answer.review(review)["response"]["patch"]))
+    return dict(apply_patch(pod, patch))
+
+
+def test_pods_of_one_workload_share_their_parts() -> None:
+    one, other = pod_skeleton(injected_pod("orders-7d9f8c6b5-a")), pod_skeleton(injected_pod("orders-7d9f8c6b5-b"))
+    assert one["metadata"]["name"] != other["metadata"]["name"]
+    assert one["spec"]["containers"] is other["spec"]["containers"]
+    assert one["metadata"]["labels"] is other["metadata"]["labels"]
+    assert one["metadata"]["annotations"] is other["metadata"]["annotations"]
+    assert len(one["spec"]["containers"][0]["env"]) > 10  # the injected OTEL_* env is kept...
+    assert all(e["name"].startswith("OTEL_") for e in one["spec"]["containers"][0]["env"])  # ...and only it
+    third = pod_skeleton(injected_pod("orders-5c4b3a2-a", rs_hash="5c4b3a2"))
+    assert third["metadata"]["labels"] is not one["metadata"]["labels"]  # another ReplicaSet: its own labels
+
+
+def test_planning_and_assessing_leave_skeletons_as_they_were() -> None:
+    body = monitored_service({"selector": {"matchLabels": {"app": "orders"}}}, name="orders")
+    body["metadata"].update(namespace=NS, uid="uid-orders", generation=1)
+    ms = parse_monitored_service(body)
+    skeletons = [pod_skeleton(injected_pod(f"orders-7d9f8c6b5-{i}")) for i in range(3)]
+    before = copy.deepcopy(skeletons)
+    for skeleton in skeletons:
+        plan = plan_for(ms, skeleton, owner_of_pod(skeleton), NS)
+        assert skeleton["metadata"]["annotations"]["otelwire.io/injected"] == plan.digest  # still current
+    result = assess(ms, skeletons, probe=ProbeResult("x", True, "ok"), clock=None, previous=(), now="now")
+    assert result.status["workloads"]["instrumented"] == 3
+    assert skeletons == before
