@@ -9,6 +9,7 @@ checked pod by pod.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import Any
 
@@ -137,16 +138,16 @@ def test_index_identity_and_rivals_first_by_name() -> None:
 def test_the_msvc_index_keeps_one_object_per_generation() -> None:
     body = monitored_service({"selector": {"matchLabels": {"app": "x"}}}, name="cached")
     body["metadata"].update(namespace=NS, uid="uid-cached", generation=1)
-    first = msvc_index(body=_Body(body), namespace=NS)
+    first = asyncio.run(msvc_index(body=_Body(body), namespace=NS))
     body["status"] = {"observedGeneration": 1}  # a status update: same spec, same generation
-    again = msvc_index(body=_Body(body), namespace=NS)
+    again = asyncio.run(msvc_index(body=_Body(body), namespace=NS))
     assert first is not None and again is not None and again[NS] is first[NS]
     body["spec"]["selector"]["matchLabels"]["app"] = "y"
     body["metadata"]["generation"] = 2
-    changed = msvc_index(body=_Body(body), namespace=NS)
+    changed = asyncio.run(msvc_index(body=_Body(body), namespace=NS))
     assert changed is not None and changed[NS].selector.match_labels == {"app": "y"}
     body["metadata"]["deletionTimestamp"] = "2026-11-26T00:00:00Z"
-    assert msvc_index(body=_Body(body), namespace=NS) is None
+    assert asyncio.run(msvc_index(body=_Body(body), namespace=NS)) is None
     assert "uid-cached" not in _parsed
 
 

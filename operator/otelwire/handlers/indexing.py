@@ -6,6 +6,11 @@ valid MonitoredServices are indexed -- an invalid one selects nothing, and
 its status says why -- and pods are kept as skeletons (``assess.facts``), not
 as full objects, under their namespace and under each of their labels, so a
 MonitoredService reads only the pods its selector's first label picks.
+
+Both index functions are ``async`` although they never await: kopf runs a
+sync handler in its worker threads, and every pod event would then wait for
+a thread behind reconciles blocked on API calls -- the index (and so the
+webhook's view of new MonitoredServices) would lag by as much.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ _parsed: dict[str, tuple[int, MonitoredService]] = {}
 
 
 @kopf.index(API_GROUP, API_VERSION, PLURAL)
-def msvc_index(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str, MonitoredService] | None:
+async def msvc_index(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str, MonitoredService] | None:
     uid = str(body.metadata.get("uid") or "")
     if body.metadata.get("deletionTimestamp"):
         # Going away: it selects nothing any more and wants no cluster-wide objects.
@@ -61,6 +66,8 @@ def pod_bucket(ms: MonitoredService) -> str | tuple[str, str, str]:
 
 
 @kopf.index("v1", "pods")
-def pod_index(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str | tuple[str, str, str], dict[str, Any]]:
+async def pod_index(
+    body: kopf.Body, namespace: str | None, **_: Any
+) -> dict[str | tuple[str, str, str], dict[str, Any]]:
     skeleton = pod_skeleton(body)
     return dict.fromkeys(pod_keys(namespace or "", body.metadata.labels), skeleton)
