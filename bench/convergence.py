@@ -429,12 +429,49 @@ def baseline(api: ApiClient, n: int, endpoint: str) -> dict[str, Any]:
     return {"seconds": seconds, "ready": ready, "errors": errors[:10], "error_count": len(errors)}
 
 
+def plane_floor(plane: LocalPlane, api: ApiClient, n: int, timeout: float) -> dict[str, Any]:
+    """Same run, no operator: N Deployments alone, time until all their pods are Running.
+
+    What the plane itself needs (controllers, scheduler, kwok on the same cores); no
+    MonitoredService can be Ready before its pods exist, so this is the floor of "all Ready".
+    """
+    namespace = f"floor-{n}"
+    create_namespace(api, namespace)
+    apps = AppsV1Api(api)
+    names = [f"svc-{i:05d}" for i in range(n)]
+    watch_api = client(plane.kubeconfig, pool=4)
+    pods = WatchedPods(watch_api, namespace, n)
+    try:
+        pods.start()
+        begin = time.monotonic()
+        errors = run_parallel(
+            (
+                (lambda name=name: apps.create_namespaced_deployment(namespace, deployment(name, namespace, 1)))
+                for name in names
+            ),
+            CREATE_THREADS,
+        )
+        deadline = begin + timeout
+        while pods.reached.get("running") is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        running_at = pods.reached.get("running")
+    finally:
+        pods.stop()
+        watch_api.close()
+    delete_namespace(api, namespace, timeout=600)
+    return {
+        "seconds": None if running_at is None else round(running_at - begin, 3),
+        "running": pods.running,
+        "error_count": len(errors),
+    }
+
+
 def operator_run(
     plane: LocalPlane, api: ApiClient, n: int, endpoint: str, workdir: Path, timeout: float, cleanup: bool = True
 ) -> dict[str, Any]:
     namespace = f"converge-{n}"
     create_namespace(api, namespace)
-    op = Operator(plane, workdir, interval=10.0)
+    op = Operator(plane, workdir, interval=10.0, verbose=False)
     op.start(timeout=120)
     custom, apps = CustomObjectsApi(api), AppsV1Api(api)
     names = [f"svc-{i:05d}" for i in range(n)]
@@ -578,6 +615,14 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     ax.plot(sizes, series("ready_seconds"), "o-", label="otelwire: all Ready")
     ax.plot(sizes, series("status_seconds"), "s--", label="otelwire: all status observed")
     ax.plot(sizes, series("pods_running_seconds"), "x:", label="plane: all pods Running (kwok)")
+    floors = [(r.get("plane_floor") or {}).get("seconds") for r in results]
+    if any(f is not None for f in floors):
+        ax.plot(
+            sizes,
+            [f if f is not None else float("nan") for f in floors],
+            "d-.",
+            label="plane floor: same Deployments, no operator, pods Running",
+        )
     base = [r["baseline_seconds"] for r in results]
     ax.plot(sizes, base, "^-", label="baseline: bare status-patch loop (8 threads)")
     ax.plot(sizes, [3 * b for b in base], ":", color="grey", label="3x baseline")
@@ -623,6 +668,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1000,5000", help="comma-separated N (default 1000,5000)")
     parser.add_argument("--quick", action="store_true", help="sizes 100 only")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per size before giving up")
+    parser.add_argument(
+        "--plane-floor",
+        type=int,
+        default=0,
+        metavar="MAX_N",
+        help="for sizes up to MAX_N, also time the same Deployments with no operator (the plane's own time)",
+    )
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--plot-only", type=Path, help="redraw docs/convergence.png from a results JSON and exit")
     args = parser.parse_args(argv)
@@ -649,6 +701,11 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"   baseline {base['seconds']:.1f}s ({base['ready']} Ready, {base['error_count']} errors)", flush=True
             )
+            floor = None
+            if n <= args.plane_floor:
+                print(f"== N={n}: plane floor (Deployments, no operator)", flush=True)
+                floor = plane_floor(plane, api, n, args.timeout)
+                print(f"   all pods Running {_fmt(floor['seconds'])}s ({floor['running']} Running)", flush=True)
             print(f"== N={n}: operator", flush=True)
             try:
                 run = operator_run(plane, api, n, collector.endpoint, workdir, args.timeout, cleanup=n != sizes[-1])
@@ -664,6 +721,11 @@ def main(argv: list[str] | None = None) -> int:
                     f"({_fmt(run['operator_cpu_seconds_at_start'])}s before the clock)",
                     flush=True,
                 )
+            run["plane_floor"] = floor
+            ready_s = run.get("ready_seconds")
+            run["ready_over_plane_floor"] = (
+                round(ready_s / floor["seconds"], 3) if floor and floor["seconds"] and ready_s else None
+            )
             run["baseline_seconds"] = base["seconds"]
             run["baseline"] = base
             ready = run.get("ready_seconds")

@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         api: ApiClient = client(plane.kubeconfig)
         create_namespace(api, NAMESPACE)
         baseline = start_baseline(plane.kubeconfig, workdir)
-        operator = Operator(plane, workdir, interval=args.reassess_interval).start(timeout=120)
+        operator = Operator(plane, workdir, interval=args.reassess_interval, verbose=False).start(timeout=120)
         assert operator.process is not None
         pids = {"operator": operator.process.pid, "baseline": baseline.pid}
         time.sleep(IDLE_SETTLE)

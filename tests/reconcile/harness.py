@@ -107,6 +107,7 @@ class Operator:
         kubeconfig: Path | None = None,
         webhook: bool = True,
         config_name: str = "otelwire-local",
+        verbose: bool = True,
     ) -> None:
         self.plane = plane
         self.config_name = config_name  # the URL MutatingWebhookConfiguration this replica registers
@@ -117,6 +118,7 @@ class Operator:
         self.health_port = free_port()
         self.interval = interval
         self.extra = extra
+        self.verbose = verbose  # debug logs for the tests; benchmarks measure the default level
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> Operator:
@@ -135,7 +137,7 @@ class Operator:
             f"http://127.0.0.1:{self.health_port}/healthz",
             "--reassess-interval",
             str(self.interval),
-            "--verbose",
+            *(("--verbose",) if self.verbose else ()),
             *self.extra,
             *(() if self.webhook else ("--no-webhook",)),
             *(() if self.config_name == "otelwire-local" else ("--webhook-config-name", self.config_name)),

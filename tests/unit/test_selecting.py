@@ -123,13 +123,12 @@ def test_owned_pods_over_an_index_follow_the_definition(seed: int) -> None:
         assert [p["metadata"]["name"] for p in owned_pods(ms, index, in_bucket)] == expected
 
 
-def test_index_identity_and_rivals_first_by_name() -> None:
+def test_rivals_first_by_name() -> None:
     a = make_ms("a", {"selector": {"matchLabels": {"app": "x"}}})
     b = make_ms("b", {"selector": {"matchExpressions": [{"key": "app", "operator": "Exists"}]}})
     index = SelectorIndex(NS, [b, a])
     assert [m.name for m in index.matching({"app": "x"})] == ["a", "b"]
     assert [m.name for m in index.matching({"app": "y"})] == ["b"]
-    assert index.same([b, a]) and not index.same([a, b]) and not index.same([b])
     x = pod("x", {"app": "x"})
     assert owned_pods(a, index, [x]) == [x]
     assert owned_pods(b, index, [x]) == []  # a comes first by name
@@ -157,3 +156,52 @@ class _Body(dict[str, Any]):
     @property
     def metadata(self) -> dict[str, Any]:
         return dict(self["metadata"])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_puts_and_drops_keep_the_index_equal_to_a_fresh_one(seed: int) -> None:
+    """The operator updates one index per namespace as services come, change and go."""
+    rng = random.Random(seed)
+    index = SelectorIndex(NS)
+    live: dict[str, MonitoredService] = {}
+    for step in range(150):
+        name = f"ms-{rng.randrange(25):02d}"
+        if rng.random() < 0.3:
+            index.drop(name)
+            live.pop(name, None)
+        else:
+            selector = random_selector(rng)
+            spec: dict[str, Any] = {"serviceName": "svc-a"} if selector is None else {"selector": selector}
+            ms = make_ms(name, spec)
+            index.put(ms)
+            live[name] = ms
+        assert len(index) == len(live)
+        labels = random_labels(rng)
+        expected = [m.name for m in select_services(list(live.values()), NS, labels)]
+        assert [m.name for m in index.matching(labels)] == expected, step
+    assert [m.name for m in index.services] == sorted(live)
+
+
+def test_selections_follow_the_index_function_and_deletions() -> None:
+    from otelwire.handlers.indexing import forget_deleted
+    from otelwire.handlers.runtime import Selections
+
+    memo = _Memo()
+    body = monitored_service({"selector": {"matchLabels": {"app": "x"}}}, name="kept")
+    body["metadata"].update(namespace=NS, uid="uid-kept", generation=1)
+    asyncio.run(msvc_index(body=_Body(body), namespace=NS, memo=memo))
+    version = memo.selections.version
+    assert [m.name for m in memo.selections.get(NS).matching({"app": "x"})] == ["kept"]
+    asyncio.run(msvc_index(body=_Body(body), namespace=NS, memo=memo))  # a status update: nothing changed
+    assert memo.selections.version == version
+    asyncio.run(forget_deleted(body=_Body(body), namespace=NS, memo=memo, type="DELETED"))
+    assert memo.selections.get(NS).matching({"app": "x"}) == []
+    assert memo.selections.version > version and memo.selections.all() == []
+    assert isinstance(memo.selections, Selections)
+
+
+class _Memo:
+    def __init__(self) -> None:
+        from otelwire.handlers.runtime import Selections
+
+        self.selections = Selections()

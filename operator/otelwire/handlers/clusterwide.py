@@ -49,26 +49,40 @@ class Clusterwide:
         self._renaming = renaming.Renaming({})
         self._clock: tuple[float, ClockFacts | None] = (0.0, None)
         self._synced_at = float("-inf")
+        self._synced_version: int | None = None  # the services' version of the last pass that succeeded
 
-    def sync(self, services: Callable[[], Sequence[MonitoredService]], *, max_age: float = 1.0) -> renaming.Renaming:
+    def sync(
+        self,
+        services: Callable[[], Sequence[MonitoredService]],
+        *,
+        max_age: float = 1.0,
+        version: int | None = None,
+    ) -> renaming.Renaming:
         """Bring both objects in line with ``services()``; return the alias conflicts per service.
 
         Every reconcile asks, but the work (over all MonitoredServices) is done at most once per
         ``max_age`` seconds: 1,000 reconciles in a burst cost one pass, not 1,000.  ``max_age=0``
-        forces a pass (a deletion must not wait).  A failure (say, the target namespace does not
-        exist) is logged and retried later; it never fails the MonitoredService's own reconcile.
+        forces a pass (a deletion must not wait).  With ``version`` (of the set of services), a
+        pass over the same version as the last successful one is skipped altogether.  A failure
+        (say, the target namespace does not exist) is logged and retried later; it never fails
+        the MonitoredService's own reconcile.
         """
         with self._lock:
             now = time.monotonic()
             if now - self._synced_at < max_age:
                 return self._renaming
+            if version is not None and version == self._synced_version:
+                return self._renaming
             self._synced_at = now
             current = services()
+            failed = False
             for step in (self._sync_chrony, self._sync_aliases):
                 try:
                     step(current)
                 except KubeError as error:
+                    failed = True
                     logger.warning("cluster-wide object not applied: %s", error)
+            self._synced_version = None if failed or version is None else version
             return self._renaming
 
     def _sync_chrony(self, services: Sequence[MonitoredService]) -> None:

@@ -31,7 +31,18 @@ _parsed: dict[str, tuple[int, MonitoredService]] = {}
 
 
 @kopf.index(API_GROUP, API_VERSION, PLURAL)
-async def msvc_index(body: kopf.Body, namespace: str | None, **_: Any) -> dict[str, MonitoredService] | None:
+async def msvc_index(
+    body: kopf.Body, namespace: str | None, memo: kopf.Memo | None = None, **_: Any
+) -> dict[str, MonitoredService] | None:
+    """The parsed MonitoredService by namespace; also kept in ``memo.selections`` for selector lookups."""
+    ms = _parsed_service(body, namespace or "default")
+    selections = getattr(memo, "selections", None)
+    if selections is not None:
+        selections.put(namespace or "default", str(body.metadata.get("name") or ""), ms)
+    return None if ms is None else {ms.namespace: ms}
+
+
+def _parsed_service(body: kopf.Body, namespace: str) -> MonitoredService | None:
     uid = str(body.metadata.get("uid") or "")
     if body.metadata.get("deletionTimestamp"):
         # Going away: it selects nothing any more and wants no cluster-wide objects.
@@ -40,15 +51,23 @@ async def msvc_index(body: kopf.Body, namespace: str | None, **_: Any) -> dict[s
     generation = body.metadata.get("generation")
     cached = _parsed.get(uid) if uid else None
     if cached is not None and cached[0] == generation:
-        return {cached[1].namespace: cached[1]}
+        return cached[1]
     try:
-        ms = parse_monitored_service(body, namespace or "default")
+        ms = parse_monitored_service(body, namespace)
     except InvalidSpec:
         _parsed.pop(uid, None)
         return None
     if uid and isinstance(generation, int):
         _parsed[uid] = (generation, ms)
-    return {ms.namespace: ms}
+    return ms
+
+
+@kopf.on.event(API_GROUP, API_VERSION, PLURAL)
+async def forget_deleted(body: kopf.Body, namespace: str | None, memo: kopf.Memo, type: str | None, **_: Any) -> None:
+    """A MonitoredService gone without a deletion event the index saw (no finalizer yet) leaves too."""
+    if type == "DELETED":
+        _parsed.pop(str(body.metadata.get("uid") or ""), None)
+        memo.selections.put(namespace or "default", str(body.metadata.get("name") or ""), None)
 
 
 def pod_keys(namespace: str, labels: Mapping[str, str]) -> list[str | tuple[str, str, str]]:

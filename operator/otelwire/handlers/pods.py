@@ -14,14 +14,11 @@ from typing import Any
 
 import kopf
 
-from otelwire.handlers.runtime import snapshot
-
 
 @kopf.on.event("v1", "pods")
 async def wake_selecting_services(body: kopf.Body, namespace: str | None, memo: kopf.Memo, **kwargs: Any) -> None:
     if not namespace:
         return
-    services = snapshot(kwargs["msvc_index"].get(namespace, ()))
-    if services:
-        selection = memo.selections.get(namespace, services)
+    selection = memo.selections.get(namespace)
+    if len(selection):
         memo.wakeups.wake(ms.key for ms in selection.matching(body.metadata.labels))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -151,28 +151,46 @@ class Wakeups:
 
 
 class Selections:
-    """A :class:`SelectorIndex` per namespace, rebuilt only when the MonitoredService index changed.
+    """The valid MonitoredServices per namespace, as a :class:`SelectorIndex` each.
 
-    Read from the event loop (pod events) and from worker threads (reconciles); building
-    is pure, so two threads racing at most build the same index twice.
+    Kept by ``msvc_index`` itself (and the deletion event): it sees every change
+    to what kopf's index holds, so readers -- pod events on the event loop,
+    reconciles in worker threads -- get the current selection without copying
+    the namespace's services.  ``version`` changes with every change anywhere.
     """
 
     def __init__(self) -> None:
         self._by_namespace: dict[str, SelectorIndex] = {}
         self._lock = threading.Lock()
+        self.version = 0
 
-    def get(self, namespace: str, services: Sequence[MonitoredService]) -> SelectorIndex:
+    def get(self, namespace: str) -> SelectorIndex:
         with self._lock:
             found = self._by_namespace.get(namespace)
-        if found is not None and found.same(services):
-            return found
-        built = SelectorIndex(namespace, services)
+        return found if found is not None else SelectorIndex(namespace)
+
+    def put(self, namespace: str, name: str, ms: MonitoredService | None) -> None:
+        """``ms`` is now what the index holds for ``namespace/name`` (None: nothing)."""
         with self._lock:
-            if services:
-                self._by_namespace[namespace] = built
+            index = self._by_namespace.get(namespace)
+            if ms is None:
+                if index is None or index.get(name) is None:
+                    return
+                index.drop(name)
+                if not len(index):
+                    del self._by_namespace[namespace]
             else:
-                self._by_namespace.pop(namespace, None)
-        return built
+                if index is None:
+                    index = self._by_namespace[namespace] = SelectorIndex(namespace)
+                elif index.get(name) is ms:
+                    return
+                index.put(ms)
+            self.version += 1
+
+    def all(self) -> list[MonitoredService]:
+        with self._lock:
+            indexes = list(self._by_namespace.values())
+        return [ms for index in indexes for ms in index.services]
 
 
 T = TypeVar("T")

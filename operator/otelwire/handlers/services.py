@@ -115,12 +115,13 @@ def _reconcile_locked(
         generation = int(body.metadata.get("generation") or 0)
         _write(assess_invalid(error, generation=generation, previous=previous, now=_now()), body, status, memo)
         return
-    services: list[MonitoredService] = snapshot(msvc_index.get(namespace, ()))
-    renamed = memo.clusterwide.sync(lambda: snapshot(each for store in snapshot(msvc_index.values()) for each in store))
+    selection = memo.selections.get(namespace)
+    renamed = memo.clusterwide.sync(memo.selections.all, version=memo.selections.version)
     alias_notes = renamed.conflicts.get(ms.key, [])
     applying_now = False
     try:
         if apply and ms.spec.injection.mode == "patch":
+            services: list[MonitoredService] = snapshot(msvc_index.get(namespace, ()))
             outcome = applying.apply_patch_mode(memo.kube, ms, services)
             applying_now = bool(outcome.applied)
             kept = [*outcome.applied, *outcome.unchanged]
@@ -134,7 +135,6 @@ def _reconcile_locked(
     except KubeError as error:
         metrics.RECONCILIATIONS.labels("error").inc()
         raise kopf.TemporaryError(str(error), delay=10) from error
-    selection = memo.selections.get(namespace, services)
     pods = owned_pods(ms, selection, snapshot(pod_index.get(pod_bucket(ms), ())))
     probe = memo.prober.check(ms)
     clock = memo.clusterwide.clock_facts() if ms.spec.clock.sync == "chrony" else None
@@ -272,10 +272,9 @@ def release(*, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     last MonitoredService wanting clock sync goes.
     """
     namespace = str(body.metadata.namespace)
-    index: kopf.Index[str, Any] = kwargs["msvc_index"]
     key = f"{namespace}/{body.metadata.name}"
     memo.clusterwide.sync(
-        lambda: [each for each in snapshot(e for store in snapshot(index.values()) for e in store) if each.key != key],
+        lambda: [each for each in memo.selections.all() if each.key != key],
         max_age=0,
     )
     memo.readiness.set(f"{namespace}/{body.metadata.name}", None)

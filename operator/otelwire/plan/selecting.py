@@ -8,7 +8,8 @@ webhook and the assessor agree on the owner.
 
 from __future__ import annotations
 
-import operator
+import bisect
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -30,42 +31,88 @@ class SelectorIndex:
     services, without comparing every selector with every pod: a service whose
     selector has ``matchLabels`` sits in the bucket of its first (key, value) pair,
     so a pod's labels pick the few candidates directly; services selecting by
-    expressions only are candidates for every pod.  Immutable; ``same`` tells
-    whether it was built from exactly these service objects.
+    expressions only are candidates for every pod.  Services are known by name
+    (unique in a namespace): ``put`` adds or replaces one, ``drop`` removes one,
+    each in O(its bucket).  Thread-safe: the operator updates it from the event
+    loop while reconciles read it from worker threads.
     """
 
-    __slots__ = ("_buckets", "_keys", "_rest", "namespace", "services")
-
-    def __init__(self, namespace: str, services: Sequence[MonitoredService]) -> None:
+    def __init__(self, namespace: str, services: Iterable[MonitoredService] = ()) -> None:
         self.namespace = namespace
-        self.services = tuple(services)
-        ordered = sorted((ms for ms in self.services if ms.namespace == namespace), key=lambda ms: ms.name)
+        self._lock = threading.Lock()
+        self._by_name: dict[str, MonitoredService] = {}
         self._buckets: dict[tuple[str, str], list[MonitoredService]] = {}
         self._rest: list[MonitoredService] = []
-        for ms in ordered:
+        self._keys: dict[str, int] = {}  # first matchLabels key -> services bucketed under it
+        for ms in services:
+            if ms.namespace == namespace:
+                self.put(ms)
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    @property
+    def services(self) -> list[MonitoredService]:
+        with self._lock:
+            return sorted(self._by_name.values(), key=_name_of)
+
+    def get(self, name: str) -> MonitoredService | None:
+        return self._by_name.get(name)
+
+    def put(self, ms: MonitoredService) -> None:
+        """Add ``ms``, or replace the service of the same name."""
+        with self._lock:
+            if self._by_name.get(ms.name) is ms:
+                return
+            self._drop(ms.name)
+            self._by_name[ms.name] = ms
             pairs = ms.selector.match_labels
             if pairs:
-                self._buckets.setdefault(next(iter(pairs.items())), []).append(ms)
+                pair = next(iter(pairs.items()))
+                bisect.insort(self._buckets.setdefault(pair, []), ms, key=_name_of)
+                self._keys[pair[0]] = self._keys.get(pair[0], 0) + 1
             else:
-                self._rest.append(ms)
-        self._keys = tuple(dict.fromkeys(key for key, _ in self._buckets))
+                bisect.insort(self._rest, ms, key=_name_of)
 
-    def same(self, services: Sequence[MonitoredService]) -> bool:
-        return len(services) == len(self.services) and all(map(operator.is_, services, self.services))
+    def drop(self, name: str) -> None:
+        with self._lock:
+            self._drop(name)
+
+    def _drop(self, name: str) -> None:
+        old = self._by_name.pop(name, None)
+        if old is None:
+            return
+        pairs = old.selector.match_labels
+        if not pairs:
+            self._rest.remove(old)
+            return
+        pair = next(iter(pairs.items()))
+        bucket = self._buckets[pair]
+        bucket.remove(old)
+        if not bucket:
+            del self._buckets[pair]
+        self._keys[pair[0]] -= 1
+        if not self._keys[pair[0]]:
+            del self._keys[pair[0]]
 
     def matching(self, labels: Mapping[str, str]) -> list[MonitoredService]:
         """The services whose selector matches ``labels``, first by name first."""
-        try:
-            found = [ms for ms in self._rest if ms.selector.matches(labels)]
-            for key in self._keys:
-                value = labels.get(key)
-                if value is not None:
-                    found.extend(ms for ms in self._buckets.get((key, value), ()) if ms.selector.matches(labels))
-        except TypeError:  # an unhashable label value: compare every selector
-            return select_services(self.services, self.namespace, labels)
+        with self._lock:
+            try:
+                found = [ms for ms in self._rest if ms.selector.matches(labels)]
+                for key in self._keys:
+                    value = labels.get(key)
+                    if value is not None:
+                        found.extend(ms for ms in self._buckets.get((key, value), ()) if ms.selector.matches(labels))
+            except TypeError:  # an unhashable label value: compare every selector
+                return select_services(list(self._by_name.values()), self.namespace, labels)
         if len(found) > 1:
-            found.sort(key=lambda ms: ms.name)
+            found.sort(key=_name_of)
         return found
+
+
+def _name_of(ms: MonitoredService) -> str:
+    return ms.name
 
 
 def target_containers(
