@@ -126,3 +126,24 @@ def test_restart_outdated_rolls_out_pods_the_webhook_missed(crd: Plane, collecto
     finally:
         crd.kubectl("delete", "msvc", "--all", "-n", ns, "--timeout=60s", check=False)
         operator.stop()
+
+
+def test_pods_created_right_after_a_restart_are_injected(crd: Plane, collector: Collector, tmp_path: Path) -> None:
+    """The webhook answers a review only once kopf's index holds the MonitoredServices that exist.
+
+    300 services exist when the operator starts; a Deployment of the last one is applied the
+    moment the webhook is registered, while kopf is still listing.  Its pods must carry what
+    the service says, not an "unmatched" answer from a half-filled index.
+    """
+    ns = crd.create_namespace("restart-window")
+    crd.apply([monitored_service(f"svc-{i:03d}", ns, collector.endpoint) for i in range(300)])
+    operator = Operator(crd, tmp_path, verbose=False).start()
+    try:
+        crd.apply([deployment("svc-299", ns, replicas=2)])
+        crd.kubectl("rollout", "status", "deployment/svc-299", "-n", ns, "--timeout=90s")
+        for pod in pods(crd, ns, "app=svc-299"):
+            env = env_of(pod["spec"]["containers"][0])
+            assert env.get("OTEL_SERVICE_NAME", {}).get("value") == "svc-299", sorted(env)
+    finally:
+        operator.stop()
+        crd.kubectl("delete", "namespace", ns, "--wait=false")

@@ -202,6 +202,29 @@ def test_selections_follow_the_index_function_and_deletions() -> None:
 
 class _Memo:
     def __init__(self) -> None:
-        from otelwire.handlers.runtime import Selections
+        from otelwire.handlers.runtime import IndexReadiness, Selections
 
         self.selections = Selections()
+        self.index_ready = IndexReadiness()
+
+
+@pytest.mark.parametrize(
+    ("before", "listed", "after", "ready"),
+    [
+        ([], [], [], True),  # nothing existed: ready at once
+        (["a/x"], ["a/x"], [], True),  # indexed before the list arrived
+        ([], ["a/x", "a/y"], ["a/x"], False),  # one still to come
+        ([], ["a/x", "a/y"], ["a/y", "a/x"], True),
+        (["b/z"], ["a/x"], ["a/x"], True),  # created after the list: not waited for
+    ],
+)
+def test_index_readiness(before: list[str], listed: list[str], after: list[str], ready: bool) -> None:
+    from otelwire.handlers.runtime import IndexReadiness
+
+    readiness = IndexReadiness()
+    for key in before:
+        readiness.seen(key)
+    readiness.expect(listed)
+    for key in after:
+        readiness.seen(key)
+    assert readiness.ready.is_set() is ready

@@ -24,11 +24,19 @@ from otelwire import metrics
 from otelwire.dashboards import service_dashboard_configmap
 from otelwire.handlers.clusterwide import Clusterwide
 from otelwire.handlers.companions import Companions
-from otelwire.handlers.kube import Kube, load_config
+from otelwire.handlers.kube import Kube, KubeError, load_config
 from otelwire.handlers.mirroring import Lookup, Mirror
 from otelwire.handlers.probing import Prober
-from otelwire.handlers.runtime import Options, ReadyBook, RestartBook, Selections, Wakeups, snapshot
-from otelwire.spec.model import MonitoredService
+from otelwire.handlers.runtime import (
+    IndexReadiness,
+    Options,
+    ReadyBook,
+    RestartBook,
+    Selections,
+    Wakeups,
+    snapshot,
+)
+from otelwire.spec.model import API_GROUP, API_VERSION, PLURAL, MonitoredService
 from otelwire.webhook import certificates, registering, serving
 from otelwire.webhook.reviewing import Reviewer
 
@@ -72,6 +80,7 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     memo.readiness = ReadyBook()
     memo.wakeups = Wakeups()
     memo.selections = Selections()
+    memo.index_ready = IndexReadiness()
     memo.executor = settings.execution.executor  # the daemons' reconciles share kopf's worker threads
     memo.webhook = None
     memo.registered = None
@@ -89,6 +98,7 @@ async def _start_webhook(memo: kopf.Memo, options: Options, index: kopf.Index[st
         return snapshot(index.get(namespace, ()))
 
     lookup: Lookup = indexed
+    readiness: IndexReadiness = memo.index_ready
     if peered:  # a paused replica's kopf index is empty or stale: the webhook reads a mirror
         api = await asyncio.to_thread(load_config, os.environ.get("KUBECONFIG") or None)
         namespaces = [ns for ns in os.environ.get("OTELWIRE_WATCH_NAMESPACES", "").split(",") if ns]
@@ -96,6 +106,9 @@ async def _start_webhook(memo: kopf.Memo, options: Options, index: kopf.Index[st
         if not await asyncio.to_thread(memo.mirror.wait, 30.0):
             logger.warning("MonitoredService mirror not listed yet: the webhook reads kopf's index until it is")
         lookup = memo.mirror.get
+        readiness.ready.set()  # the mirror has listed (or the warning above said it has not)
+    else:
+        memo.expecting = asyncio.get_running_loop().create_task(_expect_listed(memo, readiness))
     reviewer = Reviewer(lookup, excluded)
     if options.webhook_cert_dir:
         base = Path(options.webhook_cert_dir)
@@ -103,7 +116,7 @@ async def _start_webhook(memo: kopf.Memo, options: Options, index: kopf.Index[st
     else:
         hosts = [options.webhook_host, "localhost"] if options.webhook_host not in ("0.0.0.0", "::") else ["127.0.0.1"]
         cert = certificates.self_signed(Path(tempfile.mkdtemp(prefix="otelwire-webhook-")), hosts)
-    server = await serving.start(reviewer, cert, options.webhook_host, options.webhook_port)
+    server = await serving.start(reviewer, cert, options.webhook_host, options.webhook_port, readiness.ready)
     memo.webhook = server
     register = options.webhook_register == "true" or (options.webhook_register == "auto" and not in_cluster())
     if register:
@@ -116,6 +129,35 @@ async def _start_webhook(memo: kopf.Memo, options: Options, index: kopf.Index[st
         await asyncio.to_thread(memo.kube.apply, path, body, manager="otelwire", force=True)
         memo.registered = path
         logger.info("registered %s for %s", options.webhook_config_name, url)
+
+
+READY_BOUND = 10.0  # seconds after start-up the webhook stops waiting for the index, listed or not
+
+
+async def _expect_listed(memo: kopf.Memo, readiness: IndexReadiness) -> None:
+    """List the MonitoredServices once; the webhook answers when kopf's index has seen them all."""
+    asyncio.get_running_loop().call_later(READY_BOUND, readiness.ready.set)
+    namespaces = [ns for ns in os.environ.get("OTELWIRE_WATCH_NAMESPACES", "").split(",") if ns]
+    if any(any(c in ns for c in "*?[!") for ns in namespaces):
+        readiness.ready.set()  # patterns: which namespaces is kopf's business
+        return
+    paths = (
+        [f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{ns}/{PLURAL}" for ns in namespaces]
+        if namespaces
+        else [f"/apis/{API_GROUP}/{API_VERSION}/{PLURAL}"]
+    )
+    keys: list[str] = []
+    try:
+        for path in paths:
+            found = await asyncio.to_thread(memo.kube.get, path)
+            for item in found.get("items") or []:
+                meta = item.get("metadata") or {}
+                keys.append(f"{meta.get('namespace')}/{meta.get('name')}")
+    except KubeError as error:
+        logger.warning("could not list MonitoredServices (%s); the webhook answers without waiting", error)
+        readiness.ready.set()
+        return
+    readiness.expect(keys)
 
 
 @kopf.on.cleanup()

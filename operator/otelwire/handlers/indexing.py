@@ -36,9 +36,13 @@ async def msvc_index(
 ) -> dict[str, MonitoredService] | None:
     """The parsed MonitoredService by namespace; also kept in ``memo.selections`` for selector lookups."""
     ms = _parsed_service(body, namespace or "default")
+    name = str(body.metadata.get("name") or "")
     selections = getattr(memo, "selections", None)
     if selections is not None:
-        selections.put(namespace or "default", str(body.metadata.get("name") or ""), ms)
+        selections.put(namespace or "default", name, ms)
+    readiness = getattr(memo, "index_ready", None)
+    if readiness is not None:
+        readiness.seen(f"{namespace or 'default'}/{name}")
     return None if ms is None else {ms.namespace: ms}
 
 
@@ -66,8 +70,10 @@ def _parsed_service(body: kopf.Body, namespace: str) -> MonitoredService | None:
 async def forget_deleted(body: kopf.Body, namespace: str | None, memo: kopf.Memo, type: str | None, **_: Any) -> None:
     """A MonitoredService gone without a deletion event the index saw (no finalizer yet) leaves too."""
     if type == "DELETED":
+        name = str(body.metadata.get("name") or "")
         _parsed.pop(str(body.metadata.get("uid") or ""), None)
-        memo.selections.put(namespace or "default", str(body.metadata.get("name") or ""), None)
+        memo.selections.put(namespace or "default", name, None)
+        memo.index_ready.seen(f"{namespace or 'default'}/{name}")
 
 
 def pod_keys(namespace: str, labels: Mapping[str, str]) -> list[str | tuple[str, str, str]]:

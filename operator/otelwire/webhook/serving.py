@@ -1,13 +1,19 @@
 """The webhook's HTTPS server: aiohttp, one POST route, nothing else on the path.
 
 ``POST /mutate-pods`` takes an AdmissionReview and returns the reviewer's
-answer; ``GET /healthz`` answers for readiness probes.  Bodies over 4 MiB and
+answer; ``GET /healthz`` answers for readiness probes.  Until ``ready`` is
+set (the operator has indexed every MonitoredService that existed when it
+started) a review waits for it, at most ``READY_WAIT`` seconds: a pod created
+just after an operator restart gets what its MonitoredService says, not an
+"unmatched" answer from an index still being filled.  Bodies over 4 MiB and
 non-JSON bodies get an allowed, unpatched review (or a 400 when not even a
 review): never an exception that would turn into a failed admission.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import ssl
@@ -21,11 +27,15 @@ from otelwire.webhook.reviewing import Reviewer
 logger = logging.getLogger(__name__)
 MUTATE_PATH = "/mutate-pods"
 MAX_BODY = 4 * 1024 * 1024
+READY_WAIT = 3.0  # well inside the API server's timeoutSeconds for the webhook
 
 
-def build_app(reviewer: Reviewer) -> web.Application:
+def build_app(reviewer: Reviewer, ready: asyncio.Event | None = None) -> web.Application:
     async def mutate(request: web.Request) -> web.Response:
         raw = await request.read()
+        if ready is not None and not ready.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ready.wait(), READY_WAIT)
         try:
             review = json.loads(raw)
         except ValueError:
@@ -69,9 +79,11 @@ def ssl_context(cert: ServingCertificate) -> ssl.SSLContext:
     return context
 
 
-async def start(reviewer: Reviewer, cert: ServingCertificate, host: str, port: int) -> RunningServer:
+async def start(
+    reviewer: Reviewer, cert: ServingCertificate, host: str, port: int, ready: asyncio.Event | None = None
+) -> RunningServer:
     """Start serving; ``port=0`` picks a free port (reported on the result)."""
-    runner = web.AppRunner(build_app(reviewer), access_log=None)
+    runner = web.AppRunner(build_app(reviewer, ready), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context(cert), backlog=512)
     await site.start()
