@@ -18,7 +18,7 @@ import datetime
 import functools
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import kopf
@@ -71,6 +71,18 @@ def _write(assessment: Assessment, body: kopf.Body, status: Mapping[str, Any], m
     metrics.SERVICES.labels("false").set(not_ready)
 
 
+def _one_at_a_time(reconcile: Callable[..., None]) -> Callable[..., None]:
+    """Serialise reconciles of one MonitoredService (its handler and its daemon run in different threads)."""
+
+    @functools.wraps(reconcile)
+    def serialised(*, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
+        with memo.wakeups.lock(f"{body.metadata.namespace}/{body.metadata.name}"):
+            reconcile(body=body, memo=memo, **kwargs)
+
+    return serialised
+
+
+@_one_at_a_time
 def _reconcile(
     *,
     body: kopf.Body,
@@ -80,28 +92,6 @@ def _reconcile(
     apply: bool,
     previously_patched: bool = False,
     created: bool = False,
-) -> None:
-    with memo.wakeups.lock(f"{body.metadata.namespace}/{body.metadata.name}"):
-        _reconcile_locked(
-            body=body,
-            status=status,
-            memo=memo,
-            indexes=indexes,
-            apply=apply,
-            previously_patched=previously_patched,
-            created=created,
-        )
-
-
-def _reconcile_locked(
-    *,
-    body: kopf.Body,
-    status: Mapping[str, Any],
-    memo: kopf.Memo,
-    indexes: Mapping[str, Any],
-    apply: bool,
-    previously_patched: bool,
-    created: bool,
 ) -> None:
     msvc_index: kopf.Index[str, Any] = indexes["msvc_index"]
     pod_index: kopf.Index[str | tuple[str, str, str], Any] = indexes["pod_index"]
