@@ -36,6 +36,7 @@ from otelwire.handlers.runtime import (
     Selections,
     Wakeups,
     snapshot,
+    watched_namespaces,
 )
 from otelwire.spec.model import API_GROUP, API_VERSION, PLURAL, MonitoredService
 from otelwire.webhook import certificates, registering, serving
@@ -140,8 +141,8 @@ READY_BOUND = 10.0  # seconds after start-up the webhook stops waiting for the i
 async def _expect_listed(memo: kopf.Memo, readiness: IndexReadiness) -> None:
     """List the MonitoredServices once; the webhook answers when kopf's index has seen them all."""
     asyncio.get_running_loop().call_later(READY_BOUND, readiness.ready.set)
-    namespaces = [ns for ns in os.environ.get("OTELWIRE_WATCH_NAMESPACES", "").split(",") if ns]
-    if any(any(c in ns for c in "*?[!") for ns in namespaces):
+    namespaces, patterns = watched_namespaces()
+    if patterns:
         readiness.ready.set()  # patterns: which namespaces is kopf's business
         return
     paths = (

@@ -24,6 +24,8 @@ from typing import Any
 import aiohttp
 import kopf
 
+from otelwire.handlers.runtime import watched_namespaces
+
 REQUEST_CONNECTIONS = 16  # concurrent non-watch requests; kopf's 8 workers and the daemons share them
 STREAMS_PER_NAMESPACE = 3  # MonitoredServices, pods, and a margin (peering, namespaces)
 
@@ -34,8 +36,8 @@ def connection_limit(environ: dict[str, str] | None = None) -> int:
     raw = env.get("OTELWIRE_API_CONNECTIONS", "")
     if raw:
         return max(0, int(raw))  # 0: unbounded, as kopf's own session
-    namespaces = [ns for ns in env.get("OTELWIRE_WATCH_NAMESPACES", "").split(",") if ns]
-    if any(any(c in ns for c in "*?[!") for ns in namespaces):
+    namespaces, patterns = watched_namespaces(env)
+    if patterns:
         return 0  # patterns: the number of watch streams is unknown, never starve one
     return REQUEST_CONNECTIONS + STREAMS_PER_NAMESPACE * max(1, len(namespaces))
 

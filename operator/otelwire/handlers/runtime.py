@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -224,6 +224,13 @@ class Selections:
         with self._lock:
             indexes = list(self._by_namespace.values())
         return [ms for index in indexes for ms in index.services]
+
+
+def watched_namespaces(environ: Mapping[str, str] | None = None) -> tuple[list[str], bool]:
+    """``otelwire run``'s namespaces (empty: the whole cluster), and whether any is a kopf pattern."""
+    env = os.environ if environ is None else environ
+    namespaces = [ns for ns in env.get("OTELWIRE_WATCH_NAMESPACES", "").split(",") if ns]
+    return namespaces, any(any(c in ns for c in "*?[!") for ns in namespaces)
 
 
 T = TypeVar("T")
