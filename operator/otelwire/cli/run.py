@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from types import ModuleType
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -114,6 +116,35 @@ def _priority(args: argparse.Namespace) -> int:
     return 1 + secrets.randbelow(1_000_000)
 
 
+def import_operator() -> ModuleType:
+    """Import kopf and register otelwire's handlers, without importing ``kubernetes``; kopf.
+
+    kopf imports the ``kubernetes`` client at import time only to recognise its
+    model classes in ``kopf.adopt()`` and friends (otelwire hands kopf plain
+    dicts), and its default registry imports it to offer a fallback login
+    (otelwire registers its own, ``handlers.connecting``).  That is about 0.4 s
+    of the operator's start, before the webhook can serve.  Hidden here (a
+    ``None`` in ``sys.modules`` makes an import fail as if the package were
+    absent, which kopf supports) and with a plain registry, the import happens
+    later, in a thread, when the start-up handler loads the API configuration
+    after the webhook serves.  Imported late: the offline commands need no
+    operator framework.
+    """
+    if "kubernetes" in sys.modules:  # already imported by the caller: nothing to save
+        import kopf
+    else:
+        sys.modules["kubernetes"] = None  # type: ignore[assignment]
+        try:
+            import kopf
+        finally:
+            del sys.modules["kubernetes"]
+    if "otelwire.handlers" not in sys.modules:  # else its handlers are in the registry already
+        kopf.set_default_registry(kopf.OperatorRegistry())
+        import otelwire.handlers  # noqa: F401  (registers the handlers)
+
+    return kopf
+
+
 def run(args: argparse.Namespace) -> int:
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
@@ -140,9 +171,7 @@ def run(args: argparse.Namespace) -> int:
         "OTELWIRE_WATCH_NAMESPACES": ",".join(args.namespaces or ()),
     }
     os.environ.update({key: value for key, value in optional.items() if value})
-    import kopf  # imported late: the offline commands need no operator framework
-
-    import otelwire.handlers  # noqa: F401  (registers the handlers)
+    kopf = import_operator()
 
     formats = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
     kopf.configure(verbose=args.verbose, log_format=formats[args.log_format])

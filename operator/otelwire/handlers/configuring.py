@@ -22,11 +22,10 @@ import kopf
 import prometheus_client
 
 from otelwire import metrics
-from otelwire.dashboards import service_dashboard_configmap
 from otelwire.handlers.clusterwide import Clusterwide
 from otelwire.handlers.companions import Companions
 from otelwire.handlers.kube import Kube, KubeError, load_config
-from otelwire.handlers.mirroring import Lookup, Mirror
+from otelwire.handlers.mirroring import Mirror
 from otelwire.handlers.probing import Prober
 from otelwire.handlers.runtime import (
     IndexReadiness,
@@ -74,10 +73,7 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     if lifetime:  # seconds a replica's peering record stays valid; kopf's default is 60
         settings.peering.lifetime = max(1, int(lifetime))
     memo.options = options
-    memo.kube = Kube(await asyncio.to_thread(load_config, os.environ.get("KUBECONFIG") or None))
     memo.prober = Prober(options.probe_timeout, options.probe_ttl)
-    memo.clusterwide = Clusterwide(memo.kube, options)
-    memo.companions = Companions(memo.kube, dashboard=lambda ms: service_dashboard_configmap(ms, ms.namespace))
     memo.restarts = RestartBook()
     memo.readiness = ReadyBook()
     memo.wakeups = Wakeups()
@@ -88,46 +84,85 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     memo.executor = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="reassess")
     memo.webhook = None
     memo.registered = None
+    memo.mirror = None
     if options.metrics_port:
         prometheus_client.start_http_server(options.metrics_port, registry=metrics.REGISTRY)
-    memo.mirror = None
-    if options.webhook_enabled:
-        await _start_webhook(memo, options, kwargs["msvc_index"], peered=not settings.peering.standalone)
+    # The webhook serves first: loading the API configuration imports the ``kubernetes``
+    # client (about 0.4 s), and a review needs only kopf's index, which it waits for anyway.
+    cert = await _serve_webhook(memo, options, kwargs["msvc_index"]) if options.webhook_enabled else None
+    memo.kube = Kube(await asyncio.to_thread(load_config, os.environ.get("KUBECONFIG") or None))
+    memo.clusterwide = Clusterwide(memo.kube, options)
+    memo.companions = Companions(memo.kube, dashboard=_dashboard)
+    if cert is not None:
+        await _connect_webhook(memo, options, cert, kwargs["msvc_index"], peered=not settings.peering.standalone)
 
 
-async def _start_webhook(memo: kopf.Memo, options: Options, index: kopf.Index[str, Any], *, peered: bool) -> None:
-    excluded = ("kube-system", options.operator_namespace)
+def _dashboard(ms: MonitoredService) -> dict[str, Any]:
+    from otelwire.dashboards import service_dashboard_configmap  # 70 ms of imports, needed at the first reconcile
 
-    def indexed(namespace: str) -> Iterable[MonitoredService]:
+    return service_dashboard_configmap(ms, ms.namespace)
+
+
+def _excluded(options: Options) -> tuple[str, str]:
+    return ("kube-system", options.operator_namespace)
+
+
+async def _serve_webhook(
+    memo: kopf.Memo, options: Options, index: kopf.Index[str, Any]
+) -> certificates.ServingCertificate:
+    """Serve reviews from kopf's index, or from the mirror once ``_connect_webhook`` started one."""
+
+    def lookup(namespace: str) -> Iterable[MonitoredService]:
+        mirror: Mirror | None = memo.mirror
+        if mirror is not None:
+            return mirror.get(namespace)
         return snapshot(index.get(namespace, ()))
 
-    lookup: Lookup = indexed
-    readiness: IndexReadiness = memo.index_ready
-    if peered:  # a paused replica's kopf index is empty or stale: the webhook reads a mirror
-        api = await asyncio.to_thread(load_config, os.environ.get("KUBECONFIG") or None)
-        namespaces = [ns for ns in os.environ.get("OTELWIRE_WATCH_NAMESPACES", "").split(",") if ns]
-        memo.mirror = Mirror(api, indexed, namespaces).start()
-        if not await asyncio.to_thread(memo.mirror.wait, 30.0):
-            logger.warning("MonitoredService mirror not listed yet: the webhook reads kopf's index until it is")
-        lookup = memo.mirror.get
-        readiness.ready.set()  # the mirror has listed (or the warning above said it has not)
-    else:
-        memo.expecting = asyncio.get_running_loop().create_task(_expect_listed(memo, readiness))
-    reviewer = Reviewer(lookup, excluded)
+    reviewer = Reviewer(lookup, _excluded(options))
     if options.webhook_cert_dir:
         base = Path(options.webhook_cert_dir)
         cert = certificates.from_files(base / "tls.crt", base / "tls.key", base / "ca.crt")
     else:
         hosts = [options.webhook_host, "localhost"] if options.webhook_host not in ("0.0.0.0", "::") else ["127.0.0.1"]
         cert = certificates.self_signed(Path(tempfile.mkdtemp(prefix="otelwire-webhook-")), hosts)
-    server = await serving.start(reviewer, cert, options.webhook_host, options.webhook_port, readiness.ready)
-    memo.webhook = server
+    memo.webhook = await serving.start(
+        reviewer, cert, options.webhook_host, options.webhook_port, memo.index_ready.ready
+    )
+    return cert
+
+
+async def _connect_webhook(
+    memo: kopf.Memo,
+    options: Options,
+    cert: certificates.ServingCertificate,
+    index: kopf.Index[str, Any],
+    *,
+    peered: bool,
+) -> None:
+    """What needs the API: the standby's mirror or the start-up list, and a local registration."""
+    readiness: IndexReadiness = memo.index_ready
+    if peered:  # a paused replica's kopf index is empty or stale: the webhook reads a mirror
+
+        def indexed(namespace: str) -> Iterable[MonitoredService]:
+            return snapshot(index.get(namespace, ()))
+
+        namespaces = [ns for ns in os.environ.get("OTELWIRE_WATCH_NAMESPACES", "").split(",") if ns]
+        memo.mirror = Mirror(memo.kube.api, indexed, namespaces).start()
+        if not await asyncio.to_thread(memo.mirror.wait, 30.0):
+            logger.warning("MonitoredService mirror not listed yet: the webhook reads kopf's index until it is")
+        readiness.ready.set()  # the mirror has listed (or the warning above said it has not)
+    else:
+        memo.expecting = asyncio.get_running_loop().create_task(_expect_listed(memo, readiness))
     register = options.webhook_register == "true" or (options.webhook_register == "auto" and not in_cluster())
     if register:
         host = "127.0.0.1" if options.webhook_host in ("0.0.0.0", "::") else options.webhook_host
-        url = f"https://{host}:{server.port}{serving.MUTATE_PATH}"
+        url = f"https://{host}:{memo.webhook.port}{serving.MUTATE_PATH}"
         body = registering.configuration(
-            options.webhook_config_name, ca_bundle=cert.ca_bundle, url=url, excluded_namespaces=excluded, local=True
+            options.webhook_config_name,
+            ca_bundle=cert.ca_bundle,
+            url=url,
+            excluded_namespaces=_excluded(options),
+            local=True,
         )
         path = f"{CONFIG_PATH}/{options.webhook_config_name}"
         await asyncio.to_thread(memo.kube.apply, path, body, manager="otelwire", force=True)

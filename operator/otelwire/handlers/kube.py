@@ -6,6 +6,10 @@ local run) the webhook configuration.  They go through ``kubernetes``'
 ``ApiClient`` (so kubeconfig, in-cluster tokens and exec plugins all work) as
 raw JSON, with retries and backoff for conflicts, throttling and transient
 server errors so nothing is lost when the API server hiccups.
+
+``kubernetes`` is imported when a configuration is loaded, not with this
+module: it takes about 0.4 s, and the operator serves its webhook before it
+needs the API (see ``otelwire.cli.run``).
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
+if TYPE_CHECKING:
+    from kubernetes import client
 
 logger = logging.getLogger(__name__)
 RETRIABLE = frozenset({409, 429, 500, 502, 503, 504})
@@ -34,6 +38,8 @@ class KubeError(Exception):
 
 def load_config(kubeconfig: str | None = None) -> client.ApiClient:
     """In-cluster credentials when there, else the kubeconfig (``--kubeconfig`` or KUBECONFIG)."""
+    from kubernetes import client, config
+
     configuration = client.Configuration()
     if kubeconfig is None:
         try:
@@ -67,6 +73,8 @@ class Kube:
         if query:
             path = f"{path}?{urllib.parse.urlencode(query)}"
         headers = {"Content-Type": content_type, "Accept": "application/json"}
+        from kubernetes.client.exceptions import ApiException  # imported with the ApiClient already
+
         delay = self.backoff
         for attempt in range(1, self.attempts + 1):
             try:

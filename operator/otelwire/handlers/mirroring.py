@@ -16,10 +16,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubernetes import client, watch
-from kubernetes.client.exceptions import ApiException
+if TYPE_CHECKING:  # imported at run time with the ApiClient it is given (``kube.load_config``)
+    from kubernetes import client
 
 from otelwire.spec.model import API_GROUP, API_VERSION, PLURAL, MonitoredService, parse_monitored_service
 from otelwire.spec.problems import InvalidSpec
@@ -35,6 +35,8 @@ class Mirror:
     def __init__(
         self, api: client.ApiClient, fallback: Lookup, namespaces: Sequence[str] = (), backoff: float = 1.0
     ) -> None:
+        from kubernetes import client
+
         self.custom = client.CustomObjectsApi(api)
         self.fallback = fallback
         self.scopes: tuple[str | None, ...] = tuple(namespaces) or (None,)  # None: cluster-wide
@@ -74,6 +76,9 @@ class Mirror:
         return lambda **kw: self.custom.list_namespaced_custom_object(API_GROUP, API_VERSION, scope, PLURAL, **kw)
 
     def _run(self, scope: str | None) -> None:
+        from kubernetes import watch
+        from kubernetes.client.exceptions import ApiException
+
         listing = self._list_function(scope)
         delay = self.backoff
         while not self._stopping.is_set():

@@ -1,0 +1,79 @@
+"""What ``otelwire run`` imports before its webhook serves (cli/run.py ``import_operator``).
+
+Each case runs in a fresh interpreter: what a module imports is process-wide.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+
+def _fresh(code: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_operator_imports_without_the_kubernetes_client() -> None:
+    out = _fresh(
+        """
+        import sys
+        import otelwire.cli.main
+        from otelwire.cli.run import import_operator
+        import_operator()
+        print(sorted(name for name in sys.modules if name.split(".")[0] == "kubernetes"))
+        """
+    )
+    assert out == "[]"
+
+
+def test_the_registry_holds_otelwires_login_and_handlers_and_no_fallback_login() -> None:
+    out = _fresh(
+        """
+        from otelwire.cli.run import import_operator
+        kopf = import_operator()
+        from kopf._core.intents import registries
+        registry = registries.get_default_registry()
+        logins = [h for h in registry._activities.get_all_handlers() if h.activity == "authentication"]
+        print(",".join(sorted(str(h.id) for h in logins)))
+        print(len(registry._changing.get_all_handlers()) > 0)
+        """
+    )
+    logins, has_changing = out.splitlines()
+    assert logins == "login"  # otelwire's (handlers/connecting.py); kopf's fallback would import kubernetes
+    assert has_changing == "True"
+
+
+def test_the_kubernetes_client_still_loads_when_the_configuration_does() -> None:
+    out = _fresh(
+        """
+        import sys
+        from otelwire.cli.run import import_operator
+        import_operator()
+        from otelwire.handlers.kube import load_config
+        try:
+            load_config("/nonexistent/kubeconfig")
+        except Exception as error:
+            print(type(error).__module__.split(".")[0])
+        print("kubernetes.client" in sys.modules)
+        """
+    )
+    assert out.splitlines()[-1] == "True"
+
+
+def test_a_caller_that_imported_the_handlers_keeps_them_registered() -> None:
+    out = _fresh(
+        """
+        import kopf, otelwire.handlers
+        from kopf._core.intents import registries
+        before = registries.get_default_registry()
+        from otelwire.cli.run import import_operator
+        import_operator()
+        print(registries.get_default_registry() is before)
+        """
+    )
+    assert out == "True"
