@@ -5,6 +5,7 @@ Each case runs in a fresh interpreter: what a module imports is process-wide.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -77,3 +78,31 @@ def test_a_caller_that_imported_the_handlers_keeps_them_registered() -> None:
         """
     )
     assert out == "True"
+
+
+async def test_kopf_gives_every_object_the_operators_memo_not_a_copy() -> None:
+    from kopf._core.reactor.inventory import ResourceMemories
+    from otelwire.handlers.configuring import SharedMemo
+
+    memo = SharedMemo()
+    memo.options = "configured at start-up"
+    memories = ResourceMemories()
+    pod = await memories.recall({"metadata": {"uid": "pod-1", "name": "p"}}, memobase=memo)
+    other = await memories.recall({"metadata": {"uid": "pod-2", "name": "q"}}, memobase=memo)
+    assert pod.memo is memo and other.memo is memo
+    assert pod.memo.options == "configured at start-up"
+
+
+def test_malloc_arenas_are_bounded_unless_the_environment_says_otherwise() -> None:
+    code = "from otelwire.cli.run import limit_malloc_arenas; print(limit_malloc_arenas())"
+    glibc = _fresh("import platform; print(platform.libc_ver()[0])") == "glibc"
+    assert _fresh(code) == str(glibc)
+    env_set = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={**os.environ, "MALLOC_ARENA_MAX": "4"},
+    )
+    assert env_set.stdout.strip() == "False"

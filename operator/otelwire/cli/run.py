@@ -145,7 +145,35 @@ def import_operator() -> ModuleType:
     return kopf
 
 
+M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
+MALLOC_ARENAS = 2
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Bound glibc's malloc arenas, as ``MALLOC_ARENA_MAX`` would; whether it applied.
+
+    glibc gives each thread that allocates its own arena (up to 8 per core),
+    and memory freed in one is not reused by another: with kopf's worker
+    threads, the re-assessment threads and the API client's, the operator's RSS
+    grew by arenas it no longer used (docs/benchmarks-cluster.md, "Memory").
+    Called before any thread starts; a no-op where the C library is not glibc
+    or the environment already sets ``MALLOC_ARENA_MAX``.
+    """
+    if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # musl and others: no mallopt
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(M_ARENA_MAX, arenas))
+
+
 def run(args: argparse.Namespace) -> int:
+    limit_malloc_arenas()
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
     os.environ.update(
@@ -172,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
     }
     os.environ.update({key: value for key, value in optional.items() if value})
     kopf = import_operator()
+    from otelwire.handlers.configuring import SharedMemo
 
     formats = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
     kopf.configure(verbose=args.verbose, log_format=formats[args.log_format])
@@ -182,5 +211,6 @@ def run(args: argparse.Namespace) -> int:
         peering_name=args.peering,
         priority=_priority(args),
         liveness_endpoint=args.liveness or None,
+        memo=SharedMemo(),
     )
     return 0

@@ -45,6 +45,21 @@ logger = logging.getLogger(__name__)
 CONFIG_PATH = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
 
 
+class SharedMemo(kopf.Memo):
+    """The operator's memo, one object for every resource kopf sees.
+
+    kopf gives each object it watches -- each pod too -- a shallow copy of the
+    operator's memo, so that handlers can keep per-object state in it.
+    otelwire keeps none there (per-object state is keyed by object in the
+    books in ``runtime``), and the copy of its ~15 entries cost ~0.7 KB per
+    watched object: 7 MB at 10,000 pods.  ``otelwire run`` passes this memo
+    to kopf; its copy is itself.  Only the start-up handler sets attributes.
+    """
+
+    def __copy__(self) -> SharedMemo:
+        return self
+
+
 def in_cluster() -> bool:
     return (
         bool(os.environ.get("KUBERNETES_SERVICE_HOST"))

@@ -61,25 +61,36 @@ def template_shape(pod: Mapping[str, Any], owner: Workload | None) -> Shape:
     )
 
 
+_PATCH_PREFIX = b',"patchType":"JSONPatch","patch":'
+
+
 class Answer:
     """One review outcome without the request's identity: the result label, the patch, the warnings.
 
     ``fragment`` is what follows ``"allowed":true`` in the serialised response,
-    so a cached answer is never serialised again.
+    so a cached answer is never serialised again.  The patch is kept only
+    there (a 2.5 KB base64 string for a typical plan, once per cached answer).
     """
 
-    __slots__ = ("fragment", "patch", "result", "warnings")
+    __slots__ = ("_patch_end", "fragment", "result", "warnings")
 
     def __init__(self, result: str, patch: str | None = None, warnings: Iterable[str] = ()) -> None:
         self.result = result
-        self.patch = patch
         self.warnings = tuple(warnings)[:10]
-        fragment = ""
+        fragment = b""
         if patch:
-            fragment += f',"patchType":"JSONPatch","patch":{json.dumps(patch)}'
+            fragment += _PATCH_PREFIX + json.dumps(patch).encode()
+        self._patch_end = len(fragment)
         if self.warnings:
-            fragment += f',"warnings":{json.dumps(list(self.warnings), separators=(",", ":"))}'
-        self.fragment = fragment.encode()
+            fragment += f',"warnings":{json.dumps(list(self.warnings), separators=(",", ":"))}'.encode()
+        self.fragment = fragment
+
+    @property
+    def patch(self) -> str | None:
+        """The base64 JSON patch, or None when the pod is left as it is."""
+        if not self._patch_end:
+            return None
+        return str(json.loads(self.fragment[len(_PATCH_PREFIX) : self._patch_end]))
 
     @classmethod
     def of(cls, ops: list[dict[str, Any]], changes: changing.Changes) -> Answer:
