@@ -466,6 +466,45 @@ def plane_floor(plane: LocalPlane, api: ApiClient, n: int, timeout: float) -> di
     }
 
 
+WEBHOOK_METRIC = "apiserver_admission_webhook_admission_duration_seconds"
+
+
+def webhook_histogram(api: ApiClient) -> dict[str, float]:
+    """The API server's histogram of mutating-webhook calls (all webhooks, all operations): le -> count, sum."""
+    response = api.call_api("GET", f"{api.configuration.host}/metrics", header_params={"Accept": "text/plain"})
+    response.read()
+    text = response.data.decode() if isinstance(response.data, bytes) else str(response.data)
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line.startswith(WEBHOOK_METRIC) or 'type="admit"' not in line:
+            continue
+        name, _, value = line.rpartition(" ")
+        if name.startswith(WEBHOOK_METRIC + "_bucket"):
+            le = name.split('le="', 1)[1].split('"', 1)[0]
+            found[le] = found.get(le, 0.0) + float(value)
+        elif name.startswith(WEBHOOK_METRIC + "_sum"):
+            found["sum"] = found.get("sum", 0.0) + float(value)
+        elif name.startswith(WEBHOOK_METRIC + "_count"):
+            found["count"] = found.get("count", 0.0) + float(value)
+    return found
+
+
+def webhook_latency(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
+    """Webhook calls during the run as the API server timed them: count, mean, and bucket bounds of p50/p90/p99."""
+    delta = {key: after.get(key, 0.0) - before.get(key, 0.0) for key in after}
+    count = delta.get("count", 0.0)
+    buckets = sorted(((float(le), n) for le, n in delta.items() if le not in ("sum", "count")), key=lambda b: b[0])
+    result: dict[str, Any] = {
+        "calls": int(count),
+        "mean_ms": round(1000 * delta.get("sum", 0.0) / count, 1) if count else None,
+        "buckets": {str(le): int(n) for le, n in buckets},
+    }
+    for q in (0.5, 0.9, 0.99):
+        bound = next((le for le, n in buckets if count and n >= q * count), None)
+        result[f"p{round(q * 100)}_le_ms"] = None if bound is None else round(1000 * bound, 1)
+    return result
+
+
 def operator_run(
     plane: LocalPlane, api: ApiClient, n: int, endpoint: str, workdir: Path, timeout: float, cleanup: bool = True
 ) -> dict[str, Any]:
@@ -497,6 +536,7 @@ def operator_run(
     try:
         services.start()
         pods.start()
+        webhook_before = webhook_histogram(api)
         cpu_at_start = _cpu_seconds(pid)
         begin = time.monotonic()
         with ThreadPoolExecutor(1) as creator:
@@ -527,6 +567,7 @@ def operator_run(
                 services.all_ready.wait(max(0.0, 1.0 - (time.monotonic() - tick)))
             errors = created.result()
         cpu_at_end = _cpu_seconds(pid)
+        webhook = webhook_latency(webhook_before, webhook_histogram(api))
 
         def since(moment: float | None) -> float | None:
             return None if moment is None else round(moment - begin, 3)
@@ -554,6 +595,7 @@ def operator_run(
             operator_rss_kb=_rss_kb(pid),
             operator_cpu_seconds=cpu_at_end,
             operator_cpu_seconds_at_start=cpu_at_start,
+            webhook=webhook,
             watches={w.what: {**w.stats, "last_error": w.last_error} for w in (services, pods)},
         )
     finally:
@@ -718,7 +760,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"   all Ready {_fmt(run['ready_seconds'])}s, all pods Running {_fmt(run['pods_running_seconds'])}s, "
                     f"Ready after pods {_fmt(run['ready_after_pods_seconds'])}s, "
                     f"ready regressions {run['ready_regressions']}, operator CPU {_fmt(run['operator_cpu_seconds'])}s "
-                    f"({_fmt(run['operator_cpu_seconds_at_start'])}s before the clock)",
+                    f"({_fmt(run['operator_cpu_seconds_at_start'])}s before the clock), "
+                    f"webhook calls {run['webhook']['calls']} mean {run['webhook']['mean_ms']} ms "
+                    f"p50 <= {run['webhook']['p50_le_ms']} ms p99 <= {run['webhook']['p99_le_ms']} ms",
                     flush=True,
                 )
             run["plane_floor"] = floor

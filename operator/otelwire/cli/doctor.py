@@ -6,9 +6,12 @@ import argparse
 import json
 import sys
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from otelwire.cli.reading import ReadError, read_documents
-from otelwire.doctor import Finding, diagnose
+
+if TYPE_CHECKING:  # the checks are imported when doctor runs: `otelwire run` starts without them
+    from otelwire.doctor import Finding
 
 _MARK = {"error": "ERROR", "warning": "WARN ", "info": "info "}
 
@@ -61,6 +64,8 @@ def format_text(findings: list[Finding]) -> str:
 
 def _findings(args: argparse.Namespace) -> list[Finding]:
     if args.filename:
+        from otelwire.doctor import diagnose
+
         documents = read_documents(args.filename)
         return diagnose([d.body for d in documents], (args.namespace or ["default"])[0])
     from otelwire.cli.cluster import ClusterUnavailable, diagnose_cluster  # the API client is only needed here

@@ -8,7 +8,6 @@ import sys
 import yaml
 
 from otelwire.cli.reading import ReadError, read_documents
-from otelwire.plan.rendering import render
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -53,6 +52,8 @@ _Dumper.add_representer(str, _str)
 
 
 def run(args: argparse.Namespace) -> int:
+    from otelwire.plan.rendering import render  # imported when render runs: `otelwire run` starts without it
+
     try:
         documents = read_documents(args.filename)
     except ReadError as error:
