@@ -106,3 +106,36 @@ def test_malloc_arenas_are_bounded_unless_the_environment_says_otherwise() -> No
         env={**os.environ, "MALLOC_ARENA_MAX": "4"},
     )
     assert env_set.stdout.strip() == "False"
+
+
+def test_pod_event_successes_are_not_logged_but_everything_else_is() -> None:
+    import logging
+
+    from kopf._core.intents import registries
+
+    from otelwire.handlers.pods import QuietPodEvents
+
+    handler_ids = {str(h.id) for h in registries.get_default_registry()._watching.get_all_handlers()}
+    assert "wake_selecting_services" in handler_ids  # the message names the real handler
+
+    def record(level: int, msg: str) -> logging.LogRecord:
+        return logging.LogRecord("kopf.objects", level, __file__, 1, msg, None, None)
+
+    quiet = QuietPodEvents()
+    assert not quiet.filter(record(logging.INFO, "Handler 'wake_selecting_services' succeeded."))
+    assert quiet.filter(record(logging.ERROR, "Handler 'wake_selecting_services' failed temporarily: boom"))
+    assert quiet.filter(record(logging.INFO, "Handler 'reconcile' succeeded."))
+
+
+def test_only_deletions_reach_the_monitoredservice_event_handler() -> None:
+    from kopf._core.intents import registries
+
+    import otelwire.handlers  # noqa: F401
+
+    (handler,) = [
+        h for h in registries.get_default_registry()._watching.get_all_handlers() if str(h.id) == "forget_deleted"
+    ]
+    assert handler.when is not None
+    assert handler.when(type="DELETED") is True
+    assert handler.when(type="MODIFIED") is False
+    assert handler.when(type=None) is False  # a listing

@@ -66,7 +66,13 @@ def _parsed_service(body: kopf.Body, namespace: str) -> MonitoredService | None:
     return ms
 
 
-@kopf.on.event(API_GROUP, API_VERSION, PLURAL)
+def _deleted(type: str | None = None, **_: Any) -> bool:
+    return type == "DELETED"
+
+
+# Filtered by kopf, not in the handler: every status write is an event, and each handler call
+# costs kopf's invocation and a "succeeded" log line (14,000 of them for 1,000 new services).
+@kopf.on.event(API_GROUP, API_VERSION, PLURAL, when=_deleted)
 async def forget_deleted(body: kopf.Body, namespace: str | None, memo: kopf.Memo, type: str | None, **_: Any) -> None:
     """A MonitoredService gone without a deletion event the index saw (no finalizer yet) leaves too."""
     if type == "DELETED":
