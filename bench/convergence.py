@@ -604,6 +604,10 @@ def operator_run(
         watch_api.close()
         op.stop()
         result["operator_log_tail"] = op.tail(15)
+        log = op.log_path.read_text(errors="replace")
+        # Pods admitted before their service was indexed get nothing; restartOutdated rolls them.
+        result["rollout_restarts"] = log.count("to apply the current plan")
+        result["operator_log_lines"] = log.count("\n")
     if cleanup:
         # The operator is stopped: take its finalizers off, or the namespace never goes.
         drop = {"metadata": {"finalizers": None}}
@@ -762,7 +766,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"ready regressions {run['ready_regressions']}, operator CPU {_fmt(run['operator_cpu_seconds'])}s "
                     f"({_fmt(run['operator_cpu_seconds_at_start'])}s before the clock), "
                     f"webhook calls {run['webhook']['calls']} mean {run['webhook']['mean_ms']} ms "
-                    f"p50 <= {run['webhook']['p50_le_ms']} ms p99 <= {run['webhook']['p99_le_ms']} ms",
+                    f"p50 <= {run['webhook']['p50_le_ms']} ms p99 <= {run['webhook']['p99_le_ms']} ms, "
+                    f"rollout restarts {run['rollout_restarts']}, operator log lines {run['operator_log_lines']}",
                     flush=True,
                 )
             run["plane_floor"] = floor
