@@ -112,7 +112,6 @@ def test_pod_event_successes_are_not_logged_but_everything_else_is() -> None:
     import logging
 
     from kopf._core.intents import registries
-
     from otelwire.handlers.pods import QuietPodEvents
 
     handler_ids = {str(h.id) for h in registries.get_default_registry()._watching.get_all_handlers()}
@@ -128,9 +127,8 @@ def test_pod_event_successes_are_not_logged_but_everything_else_is() -> None:
 
 
 def test_only_deletions_reach_the_monitoredservice_event_handler() -> None:
-    from kopf._core.intents import registries
-
     import otelwire.handlers  # noqa: F401
+    from kopf._core.intents import registries
 
     (handler,) = [
         h for h in registries.get_default_registry()._watching.get_all_handlers() if str(h.id) == "forget_deleted"
