@@ -161,8 +161,11 @@ async def _connect_webhook(
         def indexed(namespace: str) -> Iterable[MonitoredService]:
             return snapshot(index.get(namespace, ()))
 
+        # Its own client: the mirror's watch holds a connection for minutes; the reconciles'
+        # client keeps its pool for their requests.
+        api = await asyncio.to_thread(load_config, os.environ.get("KUBECONFIG") or None)
         namespaces = [ns for ns in os.environ.get("OTELWIRE_WATCH_NAMESPACES", "").split(",") if ns]
-        memo.mirror = Mirror(memo.kube.api, indexed, namespaces).start()
+        memo.mirror = Mirror(api, indexed, namespaces).start()
         if not await asyncio.to_thread(memo.mirror.wait, 30.0):
             logger.warning("MonitoredService mirror not listed yet: the webhook reads kopf's index until it is")
         readiness.ready.set()  # the mirror has listed (or the warning above said it has not)
