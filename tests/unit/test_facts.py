@@ -55,8 +55,28 @@ def test_pods_of_one_workload_share_their_parts() -> None:
     assert one["metadata"]["annotations"] is other["metadata"]["annotations"]
     assert len(one["spec"]["containers"][0]["env"]) > 10  # the injected OTEL_* env is kept...
     assert all(e["name"].startswith("OTEL_") for e in one["spec"]["containers"][0]["env"])  # ...and only it
+    assert one["spec"] is other["spec"] and one["status"] is other["status"]  # same node, same state
+    assert one["metadata"] is not other["metadata"]
     third = pod_skeleton(injected_pod("orders-5c4b3a2-a", rs_hash="5c4b3a2"))
     assert third["metadata"]["labels"] is not one["metadata"]["labels"]  # another ReplicaSet: its own labels
+
+
+def test_shared_spec_and_status_follow_the_node_and_the_state() -> None:
+    base = injected_pod("orders-7d9f8c6b5-a")
+    on_node = copy.deepcopy(base)
+    on_node["spec"]["nodeName"] = "node-1"
+    pending = copy.deepcopy(base)
+    pending["status"] = {"phase": "Pending"}
+    one, placed, waiting = pod_skeleton(base), pod_skeleton(on_node), pod_skeleton(pending)
+    assert placed["spec"] is not one["spec"] and placed["spec"]["nodeName"] == "node-1"
+    assert "nodeName" not in one["spec"]
+    assert placed["spec"]["containers"] is one["spec"]["containers"]
+    assert one["status"] == {"phase": "Running", "ready": True}
+    assert waiting["status"] == {"phase": "Pending", "ready": False} and waiting["status"] is not one["status"]
+    with_init = copy.deepcopy(base)
+    with_init["spec"]["initContainers"] = [{"name": "init", "image": "x"}]
+    assert pod_skeleton(with_init)["spec"] is not one["spec"]
+    assert pod_skeleton(with_init)["spec"]["initContainers"] == [{"name": "init"}]
 
 
 def test_planning_and_assessing_leave_skeletons_as_they_were() -> None:

@@ -11,12 +11,16 @@ The pods of one workload have the same labels, owner and containers, and the
 injected env is the same in every pod of a service: those parts of a
 skeleton are *interned* -- equal parts are one shared object -- so 10,000
 pods cost a few hundred bytes each instead of one copy of their env each.
+A skeleton's spec (equal for a workload's pods on one node) and status (the
+phase and readiness) are shared the same way; only the metadata, with the
+pod's name, is a pod's own.
 Skeletons are read-only: nothing may modify one in place.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -43,9 +47,13 @@ _INTERNED: dict[str, Any] = {}
 _INTERNED_MAX = 100_000  # distinct parts remembered; past that the table starts over (sharing only)
 
 
-def _intern(value: _T) -> _T:
-    """The one shared object equal to ``value`` (plain JSON data), remembered from an earlier call."""
+def _interned(value: _T) -> tuple[_T, str]:
+    """The one shared object equal to ``value`` (plain JSON data), and the key it is remembered by."""
     key = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return _remembered(key, value), key
+
+
+def _remembered(key: str, value: _T) -> _T:
     found = _INTERNED.get(key)
     if found is not None:
         return found  # type: ignore[no-any-return]
@@ -53,6 +61,15 @@ def _intern(value: _T) -> _T:
         _INTERNED.clear()
     _INTERNED[key] = value
     return value
+
+
+def _intern(value: _T) -> _T:
+    return _interned(value)[0]
+
+
+def _shared_str(value: Any) -> Any:
+    """One string object for the namespace every pod of it names (``sys.intern``)."""
+    return sys.intern(value) if type(value) is str else value
 
 
 def _container(container: Mapping[str, Any]) -> dict[str, Any]:
@@ -76,7 +93,7 @@ def pod_skeleton(pod: Mapping[str, Any]) -> dict[str, Any]:
     owners = [o for o in meta.get("ownerReferences") or [] if isinstance(o, Mapping) and o.get("controller")]
     skeleton_meta: dict[str, Any] = {
         "name": meta.get("name", ""),
-        "namespace": meta.get("namespace", ""),
+        "namespace": _shared_str(meta.get("namespace", "")),
         "labels": _intern(dict(meta.get("labels") or {})),
         "annotations": _intern({k: annotations[k] for k in _KEPT_ANNOTATIONS if k in annotations}),
     }
@@ -86,9 +103,11 @@ def pod_skeleton(pod: Mapping[str, Any]) -> dict[str, Any]:
         )
     if meta.get("deletionTimestamp"):
         skeleton_meta["deletionTimestamp"] = meta["deletionTimestamp"]
-    skeleton_spec: dict[str, Any] = {"containers": _intern([_container(c) for c in spec.get("containers") or []])}
+    containers, containers_key = _interned([_container(c) for c in spec.get("containers") or []])
+    skeleton_spec: dict[str, Any] = {"containers": containers}
+    init_key = ""
     if spec.get("initContainers"):
-        skeleton_spec["initContainers"] = _intern([_container(c) for c in spec["initContainers"]])
+        skeleton_spec["initContainers"], init_key = _interned([_container(c) for c in spec["initContainers"]])
     if spec.get("nodeName"):
         skeleton_spec["nodeName"] = spec["nodeName"]
     ready = any(
@@ -96,10 +115,15 @@ def pod_skeleton(pod: Mapping[str, Any]) -> dict[str, Any]:
         for c in status.get("conditions") or []
         if isinstance(c, Mapping)
     )
+    # The spec of a workload's pods on one node, and the status of most pods, are equal: shared
+    # too (keys that JSON never starts with, so they cannot meet the parts' keys above).
+    node_key = json.dumps(skeleton_spec.get("nodeName"))
+    spec_key = f"\x01{containers_key}\x00{init_key}\x00{node_key}"
+    phase = status.get("phase", "")
     return {
         "metadata": skeleton_meta,
-        "spec": skeleton_spec,
-        "status": {"phase": status.get("phase", ""), "ready": ready},
+        "spec": _remembered(spec_key, skeleton_spec),
+        "status": _remembered(f"\x02{json.dumps(phase)}{ready}", {"phase": phase, "ready": ready}),
     }
 
 
