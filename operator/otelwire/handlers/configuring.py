@@ -25,7 +25,7 @@ from otelwire import metrics
 from otelwire.handlers.clusterwide import Clusterwide
 from otelwire.handlers.companions import Companions
 from otelwire.handlers.kube import Kube, KubeError, load_config
-from otelwire.handlers.mirroring import Mirror
+from otelwire.handlers.mirroring import Lookup, Mirror
 from otelwire.handlers.probing import Prober
 from otelwire.handlers.runtime import (
     IndexReadiness,
@@ -104,12 +104,13 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
         prometheus_client.start_http_server(options.metrics_port, registry=metrics.REGISTRY)
     # The webhook serves first: loading the API configuration imports the ``kubernetes``
     # client (about 0.4 s), and a review needs only kopf's index, which it waits for anyway.
-    cert = await _serve_webhook(memo, options, kwargs["msvc_index"]) if options.webhook_enabled else None
+    peered = not settings.peering.standalone
+    cert = await _serve_webhook(memo, options, kwargs["msvc_index"], peered=peered) if options.webhook_enabled else None
     memo.kube = Kube(await asyncio.to_thread(load_config, os.environ.get("KUBECONFIG") or None))
     memo.clusterwide = Clusterwide(memo.kube, options)
     memo.companions = Companions(memo.kube, dashboard=_dashboard)
     if cert is not None:
-        await _connect_webhook(memo, options, cert, kwargs["msvc_index"], peered=not settings.peering.standalone)
+        await _connect_webhook(memo, options, cert, kwargs["msvc_index"], peered=peered)
 
 
 def _dashboard(ms: MonitoredService) -> dict[str, Any]:
@@ -122,16 +123,26 @@ def _excluded(options: Options) -> tuple[str, str]:
     return ("kube-system", options.operator_namespace)
 
 
-async def _serve_webhook(
-    memo: kopf.Memo, options: Options, index: kopf.Index[str, Any]
-) -> certificates.ServingCertificate:
-    """Serve reviews from kopf's index, or from the mirror once ``_connect_webhook`` started one."""
+def _indexed(index: kopf.Index[str, Any]) -> Lookup:
+    """Reviews' lookup in kopf's own index."""
 
     def lookup(namespace: str) -> Iterable[MonitoredService]:
-        mirror: Mirror | None = memo.mirror
-        if mirror is not None:
-            return mirror.get(namespace)
         return snapshot(index.get(namespace, ()))
+
+    return lookup
+
+
+async def _serve_webhook(
+    memo: kopf.Memo, options: Options, index: kopf.Index[str, Any], *, peered: bool
+) -> certificates.ServingCertificate:
+    """Serve reviews from kopf's index; when peered, from the mirror once ``_connect_webhook`` started one."""
+    indexed = _indexed(index)
+    lookup = indexed
+    if peered:
+
+        def lookup(namespace: str) -> Iterable[MonitoredService]:
+            mirror: Mirror | None = memo.mirror
+            return indexed(namespace) if mirror is None else mirror.get(namespace)
 
     reviewer = Reviewer(lookup, _excluded(options))
     if options.webhook_cert_dir:
@@ -157,15 +168,11 @@ async def _connect_webhook(
     """What needs the API: the standby's mirror or the start-up list, and a local registration."""
     readiness: IndexReadiness = memo.index_ready
     if peered:  # a paused replica's kopf index is empty or stale: the webhook reads a mirror
-
-        def indexed(namespace: str) -> Iterable[MonitoredService]:
-            return snapshot(index.get(namespace, ()))
-
         # Its own client: the mirror's watch holds a connection for minutes; the reconciles'
         # client keeps its pool for their requests.
         api = await asyncio.to_thread(load_config, os.environ.get("KUBECONFIG") or None)
-        namespaces = [ns for ns in os.environ.get("OTELWIRE_WATCH_NAMESPACES", "").split(",") if ns]
-        memo.mirror = Mirror(api, indexed, namespaces).start()
+        namespaces, _ = watched_namespaces()
+        memo.mirror = Mirror(api, _indexed(index), namespaces).start()
         if not await asyncio.to_thread(memo.mirror.wait, 30.0):
             logger.warning("MonitoredService mirror not listed yet: the webhook reads kopf's index until it is")
         readiness.ready.set()  # the mirror has listed (or the warning above said it has not)

@@ -73,13 +73,12 @@ def _deleted(type: str | None = None, **_: Any) -> bool:
 # Filtered by kopf, not in the handler: every status write is an event, and each handler call
 # costs kopf's invocation and a "succeeded" log line (14,000 of them for 1,000 new services).
 @kopf.on.event(API_GROUP, API_VERSION, PLURAL, when=_deleted)
-async def forget_deleted(body: kopf.Body, namespace: str | None, memo: kopf.Memo, type: str | None, **_: Any) -> None:
+async def forget_deleted(body: kopf.Body, namespace: str | None, memo: kopf.Memo, **_: Any) -> None:
     """A MonitoredService gone without a deletion event the index saw (no finalizer yet) leaves too."""
-    if type == "DELETED":
-        name = str(body.metadata.get("name") or "")
-        _parsed.pop(str(body.metadata.get("uid") or ""), None)
-        memo.selections.put(namespace or "default", name, None)
-        memo.index_ready.seen(f"{namespace or 'default'}/{name}")
+    name = str(body.metadata.get("name") or "")
+    _parsed.pop(str(body.metadata.get("uid") or ""), None)
+    memo.selections.put(namespace or "default", name, None)
+    memo.index_ready.seen(f"{namespace or 'default'}/{name}")
 
 
 def pod_keys(namespace: str, labels: Mapping[str, str]) -> list[str | tuple[str, str, str]]:
