@@ -201,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ.update({key: value for key, value in optional.items() if value})
     kopf = import_operator()
     from otelwire.handlers.configuring import SharedMemo
+    from otelwire.handlers.reassessing import pause_aware_memories
 
     formats = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
     kopf.configure(verbose=args.verbose, log_format=formats[args.log_format])
@@ -216,5 +217,6 @@ def run(args: argparse.Namespace) -> int:
         priority=_priority(args),
         liveness_endpoint=args.liveness or None,
         memo=SharedMemo(),
+        memories=pause_aware_memories(),
     )
     return 0

@@ -22,18 +22,20 @@ import kopf
 import prometheus_client
 
 from otelwire import metrics
+from otelwire.handlers import services
 from otelwire.handlers.clusterwide import Clusterwide
 from otelwire.handlers.companions import Companions
 from otelwire.handlers.kube import Kube, KubeError, load_config
 from otelwire.handlers.mirroring import Lookup, Mirror
 from otelwire.handlers.probing import Prober
+from otelwire.handlers.reassessing import SETTLE, Reassessor
 from otelwire.handlers.runtime import (
     IndexReadiness,
     Options,
     ReadyBook,
+    ReconcileLocks,
     RestartBook,
     Selections,
-    Wakeups,
     snapshot,
     watched_namespaces,
 )
@@ -81,9 +83,6 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     settings.execution.max_workers = 8
-    # A deleted MonitoredService waits for its re-assessment daemon to exit; kopf checks again
-    # only every 60 s by default, so one delete could take a minute.
-    settings.background.cancellation_polling = 2.0
     lifetime = os.environ.get("OTELWIRE_PEERING_LIFETIME")
     if lifetime:  # seconds a replica's peering record stays valid; kopf's default is 60
         settings.peering.lifetime = max(1, int(lifetime))
@@ -91,7 +90,7 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     memo.prober = Prober(options.probe_timeout, options.probe_ttl)
     memo.restarts = RestartBook()
     memo.readiness = ReadyBook()
-    memo.wakeups = Wakeups()
+    memo.locks = ReconcileLocks()
     memo.selections = Selections()
     memo.index_ready = IndexReadiness()
     # Re-assessments woken by pods get their own threads: in kopf's pool they waited behind
@@ -109,6 +108,13 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     memo.kube = Kube(await asyncio.to_thread(load_config, os.environ.get("KUBECONFIG") or None))
     memo.clusterwide = Clusterwide(memo.kube, options)
     memo.companions = Companions(memo.kube, dashboard=_dashboard)
+    memo.reassessor = Reassessor(
+        services.reassessment(memo, kwargs),
+        memo.executor,
+        interval=options.reassess_interval,
+        settle=SETTLE,
+        retry_delay=lambda error: getattr(error, "delay", None) or 5.0,
+    ).start()
     if cert is not None:
         await _connect_webhook(memo, options, cert, kwargs["msvc_index"], peered=peered)
 
@@ -226,6 +232,9 @@ async def _expect_listed(memo: kopf.Memo, readiness: IndexReadiness) -> None:
 
 @kopf.on.cleanup()
 async def shutdown(*, memo: kopf.Memo, **_: Any) -> None:
+    reassessor = getattr(memo, "reassessor", None)
+    if reassessor is not None:
+        await reassessor.stop()
     mirror = getattr(memo, "mirror", None)
     if mirror is not None:
         mirror.stop()

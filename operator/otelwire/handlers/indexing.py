@@ -40,9 +40,16 @@ async def msvc_index(
     selections = getattr(memo, "selections", None)
     if selections is not None:
         selections.put(namespace or "default", name, ms)
+    key = f"{namespace or 'default'}/{name}"
     readiness = getattr(memo, "index_ready", None)
     if readiness is not None:
-        readiness.seen(f"{namespace or 'default'}/{name}")
+        readiness.seen(key)
+    reassessor = getattr(memo, "reassessor", None)
+    if reassessor is not None:
+        if body.metadata.get("deletionTimestamp"):
+            reassessor.forget(key)
+        else:  # invalid ones too: their status says why, and follows the spec's next change
+            reassessor.put(key, body)
     return None if ms is None else {ms.namespace: ms}
 
 
@@ -79,6 +86,9 @@ async def forget_deleted(body: kopf.Body, namespace: str | None, memo: kopf.Memo
     _parsed.pop(str(body.metadata.get("uid") or ""), None)
     memo.selections.put(namespace or "default", name, None)
     memo.index_ready.seen(f"{namespace or 'default'}/{name}")
+    reassessor = getattr(memo, "reassessor", None)
+    if reassessor is not None:
+        reassessor.forget(f"{namespace or 'default'}/{name}")
 
 
 def pod_keys(namespace: str, labels: Mapping[str, str]) -> list[str | tuple[str, str, str]]:

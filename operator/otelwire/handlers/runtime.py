@@ -108,39 +108,16 @@ class ReadyBook:
             return yes, len(self.ready) - yes
 
 
-class Wakeups:
-    """One wake-up event and one reconcile lock per MonitoredService (``namespace/name``).
+class ReconcileLocks:
+    """One lock per MonitoredService (``namespace/name``).
 
-    Each service's re-assessment daemon registers its event and sleeps on it; a pod
-    event sets the events of the services selecting the pod.  Events belong to the
-    event loop: ``register``, ``unregister`` and ``wake`` are called from it only.
-    The locks serialise reconciles of one service across the handler and its daemon
-    (worker threads), so an older assessment never lands after a newer one.
+    They serialise reconciles of one service across its handler and its re-assessment
+    (different worker threads), so an older assessment never lands after a newer one.
     """
 
     def __init__(self) -> None:
-        self._events: dict[str, asyncio.Event] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-
-    def register(self, key: str) -> asyncio.Event:
-        event = self._events[key] = asyncio.Event()
-        return event
-
-    def unregister(self, key: str, event: asyncio.Event) -> None:
-        if self._events.get(key) is event:
-            del self._events[key]
-            with self._guard:
-                self._locks.pop(key, None)
-
-    def wake(self, keys: Iterable[str]) -> int:
-        woken = 0
-        for key in keys:
-            event = self._events.get(key)
-            if event is not None and not event.is_set():
-                event.set()
-                woken += 1
-        return woken
 
     def lock(self, key: str) -> threading.Lock:
         with self._guard:
@@ -148,6 +125,10 @@ class Wakeups:
             if found is None:
                 found = self._locks[key] = threading.Lock()
             return found
+
+    def drop(self, key: str) -> None:
+        with self._guard:
+            self._locks.pop(key, None)
 
 
 class IndexReadiness:

@@ -2,24 +2,23 @@
 
 Thin by design: each handler gathers facts (indexes, a probe, for patch mode a
 list of workloads), calls the pure planner and assessor, and writes the
-result to status -- only when it changed.  Re-assessment is a daemon per
-MonitoredService that sleeps until a pod it selects changes (``pods``) or,
-at the latest, for the re-assessment interval -- the status follows the pods
-within about a second instead of one timer period.  A bad spec never raises: it
+result to status -- only when it changed.  Re-assessment -- when a pod a
+service selects changes (``pods``), and every interval at the latest -- is
+``reassessing.Reassessor``'s, one task for all services, running
+``reassessment`` here; the status follows the pods within about a second
+instead of one timer period.  A bad spec never raises: it
 becomes ``ConfigValid=False``/``Stalled=True``.  API errors raise
 ``kopf.TemporaryError`` so kopf retries with backoff.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import datetime
 import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import kopf
 
@@ -36,8 +35,6 @@ from otelwire.spec.problems import InvalidSpec
 
 logger = logging.getLogger(__name__)
 RESOURCE = (API_GROUP, API_VERSION, PLURAL)
-INTERVAL = Options.from_env().reassess_interval
-SETTLE = 1.0  # seconds a woken daemon waits for the rest of a burst of pod events
 
 
 def _now() -> str:
@@ -76,7 +73,7 @@ def _one_at_a_time(reconcile: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(reconcile)
     def serialised(*, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-        with memo.wakeups.lock(f"{body.metadata.namespace}/{body.metadata.name}"):
+        with memo.locks.lock(f"{body.metadata.namespace}/{body.metadata.name}"):
             reconcile(body=body, memo=memo, **kwargs)
 
     return serialised
@@ -207,51 +204,25 @@ def reconcile(
     )
 
 
-@kopf.daemon(*RESOURCE, cancellation_timeout=1.0)
-async def reassess(
-    *,
-    body: kopf.Body,
-    memo: kopf.Memo,
-    logger: kopf.Logger,
-    **kwargs: Any,
-) -> None:
-    """Re-assess when a selected pod changes (after ``SETTLE``), and every ``INTERVAL`` at the latest.
+def reassessment(memo: kopf.Memo, indexes: Mapping[str, Any]) -> Callable[[str, Mapping[str, Any]], None]:
+    """The re-assessment ``reassessing.Reassessor`` runs for one service, given its slim body.
 
-    ``body`` is kopf's live view of the object.  An error is logged and retried after its delay;
-    the daemon itself only ends when kopf stops it (deletion, shutdown, a paused peer).
+    Patch mode also re-applies (a workload changed by hand gets its env back); errors come
+    back as ``kopf.TemporaryError`` with the delay to retry after.
     """
-    key = f"{body.metadata.namespace}/{body.metadata.name}"
-    wake = memo.wakeups.register(key)
-    loop = asyncio.get_running_loop()
-    try:
-        while True:
-            # One timer handle, not a wait_for task per sleep: 1,000 services sleep at once.
-            deadline = loop.time() + INTERVAL
-            alarm = loop.call_at(deadline, wake.set)
-            try:
-                await wake.wait()
-            finally:
-                alarm.cancel()
-            if loop.time() < deadline:  # woken by a pod: let the rest of its burst arrive
-                await asyncio.sleep(SETTLE)
-            wake.clear()
-            patch_mode = (body.spec.get("injection") or {}).get("mode") == "patch"
-            job = functools.partial(
-                _reconcile, body=body, status=body.status, memo=memo, indexes=kwargs, apply=patch_mode
-            )
-            try:
-                # kopf.info/warn (events) read kopf's context variables: carry them to the thread.
-                await loop.run_in_executor(memo.executor, contextvars.copy_context().run, job)
-            except kopf.TemporaryError as error:
-                logger.warning("re-assessment failed, retrying in %ss: %s", error.delay, error)
-                await asyncio.sleep(error.delay or 5.0)
-                wake.set()
-            except Exception:
-                logger.exception("re-assessment failed, retrying in 10s")
-                await asyncio.sleep(10.0)
-                wake.set()
-    finally:
-        memo.wakeups.unregister(key, wake)
+
+    def reassess(key: str, raw: Mapping[str, Any]) -> None:
+        body = kopf.Body(cast(Any, raw))  # a plain dict, read-only here
+        patch_mode = (body.spec.get("injection") or {}).get("mode") == "patch"
+        try:
+            _reconcile(body=body, status=body.status, memo=memo, indexes=indexes, apply=patch_mode)
+        except kopf.TemporaryError:
+            raise
+        except Exception as error:
+            logger.exception("%s: re-assessment failed", key)
+            raise kopf.TemporaryError(f"{type(error).__name__}: {error}", delay=10) from error
+
+    return reassess
 
 
 @kopf.on.delete(*RESOURCE)
@@ -268,6 +239,8 @@ def release(*, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
         max_age=0,
     )
     memo.readiness.set(f"{namespace}/{body.metadata.name}", None)
+    memo.reassessor.forget(key)
+    memo.locks.drop(key)
     try:
         ms = parse_monitored_service(body, namespace)
     except InvalidSpec:

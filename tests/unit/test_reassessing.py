@@ -1,0 +1,270 @@
+"""The one task that re-assesses every MonitoredService: its schedule, kopf's pause, the task itself."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import kopf
+import pytest
+from kopf._cogs.aiokits import aiotoggles
+from kopf._core.engines import daemons
+from otelwire.handlers.reassessing import PauseSignal, Reassessor, Schedule, pause_aware_memories, slim
+
+INTERVAL, SETTLE = 60.0, 1.0
+
+
+@pytest.mark.parametrize(
+    ("steps", "due_at", "expected"),
+    [
+        ([("add", "a", 0)], 59.9, []),
+        ([("add", "a", 0)], 60.0, ["a"]),
+        # A pod event brings it forward to SETTLE after the event.
+        ([("add", "a", 0), ("wake", "a", 10)], 11.0, ["a"]),
+        ([("add", "a", 0), ("wake", "a", 10)], 10.9, []),
+        # More events of the same burst do not push it back.
+        ([("add", "a", 0), ("wake", "a", 10), ("wake", "a", 10.8)], 11.0, ["a"]),
+        # Nor forward: once woken, it waits for the rest of the burst only once.
+        ([("add", "a", 0), ("wake", "a", 10), ("wake", "a", 10.5)], 11.0, ["a"]),
+        # A service not (or no longer) scheduled is not woken.
+        ([("wake", "a", 10)], 100.0, []),
+        ([("add", "a", 0), ("remove", "a", 5), ("wake", "a", 10)], 100.0, []),
+        # Adding twice keeps the first time.
+        ([("add", "a", 0), ("add", "a", 30)], 60.0, ["a"]),
+        # A retry is sooner, never later.
+        ([("add", "a", 0), ("retry", "a", 5)], 5.0, ["a"]),
+        ([("add", "a", 0), ("retry", "a", 500)], 60.0, ["a"]),
+        # Order of due services: by their time.
+        ([("add", "b", 0), ("add", "a", 1), ("wake", "a", 2)], 61.0, ["a", "b"]),
+    ],
+)
+def test_schedule(steps: list[tuple[str, str, float]], due_at: float, expected: list[str]) -> None:
+    schedule = Schedule(INTERVAL, SETTLE)
+    for op, key, now in steps:
+        if op == "add":
+            schedule.add(key, now)
+        elif op == "wake":
+            schedule.wake(key, now)
+        elif op == "remove":
+            schedule.remove(key)
+        else:
+            schedule.retry(key, now)
+    assert schedule.due(due_at) == expected
+
+
+def test_a_due_service_is_scheduled_one_interval_ahead_and_stale_entries_are_skipped() -> None:
+    schedule = Schedule(INTERVAL, SETTLE)
+    schedule.add("a", 0)
+    schedule.wake("a", 10)  # leaves the entry for 60 in the heap
+    assert schedule.next_at() == 11.0
+    assert schedule.due(11.0) == ["a"]
+    assert schedule.next_at() == 71.0  # not the stale 60
+    assert schedule.due(60.0) == []
+    assert schedule.due(71.0) == ["a"]
+    schedule.remove("a")
+    assert schedule.next_at() is None
+    assert len(schedule) == 0
+
+
+def test_slim_keeps_identity_spec_and_status_and_drops_the_rest() -> None:
+    spec = {"serviceName": "checkout"}
+    status = {"conditions": []}
+    body = {
+        "apiVersion": "otelwire.io/v1alpha1",
+        "kind": "MonitoredService",
+        "metadata": {
+            "name": "a",
+            "namespace": "shop",
+            "uid": "u",
+            "generation": 3,
+            "resourceVersion": "7",
+            "managedFields": [{"manager": "kubectl"}],
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{...}"},
+        },
+        "spec": spec,
+        "status": status,
+    }
+    got = slim(body)
+    assert got["metadata"] == {"name": "a", "namespace": "shop", "uid": "u", "generation": 3, "resourceVersion": "7"}
+    assert got["spec"] is spec and got["status"] is status  # shared, not copied
+    assert got["kind"] == "MonitoredService"
+    assert slim({"metadata": {"name": "b"}})["status"] == {}
+
+
+def test_pause_signal_follows_the_visits() -> None:
+    now = [100.0]
+    signal = PauseSignal(clock=lambda: now[0], grace=2.5)
+    assert not signal.paused
+    signal.visit()
+    assert signal.paused
+    now[0] += 2.4
+    assert signal.paused
+    now[0] += 0.2
+    assert not signal.paused
+
+
+async def test_kopf_pausing_the_operator_is_seen_and_so_is_its_resuming() -> None:
+    """kopf's own daemon killer, driven by kopf's own toggle, against the memories otelwire gives kopf."""
+    signal = PauseSignal(grace=1.5)
+    memories = pause_aware_memories(signal)
+    paused = aiotoggles.ToggleSet(any)
+    toggle = await paused.make_toggle(name="a peer with a higher priority")
+    killer = asyncio.create_task(
+        daemons.daemon_killer(settings=kopf.OperatorSettings(), memories=memories, operator_paused=paused)
+    )
+    try:
+        await asyncio.sleep(0.2)
+        assert not signal.paused
+        await toggle.turn_to(True)
+        await _until(lambda: signal.paused, 1.0)
+        await asyncio.sleep(2.0)  # kopf keeps visiting while paused
+        assert signal.paused
+        await toggle.turn_to(False)
+        await _until(lambda: not signal.paused, 3.0)
+    finally:
+        killer.cancel()
+        await asyncio.gather(killer, return_exceptions=True)
+
+
+async def _until(condition: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not in time"
+        await asyncio.sleep(0.01)
+
+
+class Calls:
+    def __init__(self, fail: int = 0, hold: float = 0.0) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.fail = fail
+        self.hold = hold
+        self.active: set[str] = set()
+        self.overlapped = False
+        self.lock = threading.Lock()
+
+    def __call__(self, key: str, body: dict[str, Any]) -> None:
+        with self.lock:
+            if key in self.active:
+                self.overlapped = True
+            self.active.add(key)
+            self.calls.append((key, body))
+        try:
+            time.sleep(self.hold)
+            if self.fail:
+                self.fail -= 1
+                raise RuntimeError("API server unavailable")
+        finally:
+            with self.lock:
+                self.active.discard(key)
+
+    def keys(self) -> list[str]:
+        return [key for key, _ in self.calls]
+
+
+@pytest.fixture
+def executor() -> Iterator[concurrent.futures.ThreadPoolExecutor]:
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=4)
+    yield pool
+    pool.shutdown(wait=True)
+
+
+def _body(name: str, generation: int = 1) -> dict[str, Any]:
+    return {
+        "apiVersion": "otelwire.io/v1alpha1",
+        "kind": "MonitoredService",
+        "metadata": {"name": name, "namespace": "shop", "generation": generation, "managedFields": []},
+        "spec": {},
+        "status": {},
+    }
+
+
+async def test_a_woken_service_is_reassessed_after_settling_with_its_latest_body(
+    executor: concurrent.futures.ThreadPoolExecutor,
+) -> None:
+    calls = Calls()
+    reassessor = Reassessor(calls, executor, interval=3600, settle=0.2, pause=PauseSignal()).start()
+    try:
+        reassessor.put("shop/a", _body("a"))
+        reassessor.put("shop/b", _body("b"))
+        await asyncio.sleep(0.3)
+        assert calls.calls == []  # new services wait for the interval (their creation was reconciled)
+        started = time.monotonic()
+        assert reassessor.wake(["shop/a", "shop/unknown"]) == 1
+        reassessor.put("shop/a", _body("a", generation=2))
+        await _until(lambda: calls.calls, 2.0)
+        assert time.monotonic() - started >= 0.15
+        await asyncio.sleep(0.3)
+        assert calls.keys() == ["shop/a"]
+        assert calls.calls[0][1]["metadata"] == {"name": "a", "namespace": "shop", "generation": 2}
+    finally:
+        await reassessor.stop()
+
+
+async def test_every_service_is_reassessed_each_interval(executor: concurrent.futures.ThreadPoolExecutor) -> None:
+    calls = Calls()
+    reassessor = Reassessor(calls, executor, interval=0.3, settle=0.05, pause=PauseSignal()).start()
+    try:
+        for name in ("a", "b", "c"):
+            reassessor.put(f"shop/{name}", _body(name))
+        await asyncio.sleep(1.0)
+        for key in ("shop/a", "shop/b", "shop/c"):
+            assert 2 <= calls.keys().count(key) <= 4
+        reassessor.forget("shop/b")
+        count = calls.keys().count("shop/b")
+        await asyncio.sleep(0.7)
+        assert calls.keys().count("shop/b") == count
+    finally:
+        await reassessor.stop()
+
+
+async def test_a_service_is_never_reassessed_twice_at_once_and_a_wake_during_one_is_not_lost(
+    executor: concurrent.futures.ThreadPoolExecutor,
+) -> None:
+    calls = Calls(hold=0.3)
+    reassessor = Reassessor(calls, executor, interval=3600, settle=0.05, pause=PauseSignal()).start()
+    try:
+        reassessor.put("shop/a", _body("a"))
+        reassessor.wake(["shop/a"])
+        await _until(lambda: calls.active, 2.0)
+        reassessor.wake(["shop/a"])  # while it runs
+        await _until(lambda: len(calls.calls) == 2, 2.0)
+        assert not calls.overlapped
+    finally:
+        await reassessor.stop()
+
+
+async def test_a_failed_reassessment_is_retried_after_its_delay(
+    executor: concurrent.futures.ThreadPoolExecutor,
+) -> None:
+    calls = Calls(fail=1)
+    reassessor = Reassessor(
+        calls, executor, interval=3600, settle=0.05, pause=PauseSignal(), retry_delay=lambda error: 0.2
+    ).start()
+    try:
+        reassessor.put("shop/a", _body("a"))
+        reassessor.wake(["shop/a"])
+        await _until(lambda: len(calls.calls) == 2, 2.0)
+        assert calls.fail == 0
+    finally:
+        await reassessor.stop()
+
+
+async def test_nothing_is_reassessed_while_kopf_has_the_operator_paused(
+    executor: concurrent.futures.ThreadPoolExecutor,
+) -> None:
+    calls = Calls()
+    pause = PauseSignal(grace=0.5)
+    reassessor = Reassessor(calls, executor, interval=0.2, settle=0.05, pause=pause).start()
+    try:
+        pause.visit()
+        reassessor.put("shop/a", _body("a"))
+        reassessor.wake(["shop/a"])
+        await asyncio.sleep(0.35)
+        assert calls.calls == []
+        await _until(lambda: calls.calls, 2.0)  # resumed: kopf stopped visiting
+    finally:
+        await reassessor.stop()
