@@ -77,6 +77,21 @@ def test_shared_spec_and_status_follow_the_node_and_the_state() -> None:
     with_init["spec"]["initContainers"] = [{"name": "init", "image": "x"}]
     assert pod_skeleton(with_init)["spec"] is not one["spec"]
     assert pod_skeleton(with_init)["spec"]["initContainers"] == [{"name": "init"}]
+    # Parts are remembered by digest; look-alike values stay apart.
+    node_none = copy.deepcopy(base)
+    node_none["spec"]["nodeName"] = "None"
+    assert pod_skeleton(node_none)["spec"]["nodeName"] == "None" and "nodeName" not in one["spec"]
+    odd_phase = copy.deepcopy(base)
+    odd_phase["status"]["phase"] = 1
+    numeric_text = copy.deepcopy(base)
+    numeric_text["status"]["phase"] = "1"
+    assert pod_skeleton(odd_phase)["status"]["phase"] == 1
+    assert pod_skeleton(numeric_text)["status"]["phase"] == "1"
+    other_env = copy.deepcopy(base)
+    other_env["spec"]["containers"][0]["env"][-1]["value"] += "-changed"
+    changed = pod_skeleton(other_env)
+    assert changed["spec"]["containers"] is not one["spec"]["containers"]
+    assert changed["spec"]["containers"][0]["env"][-1]["value"].endswith("-changed")
 
 
 def test_planning_and_assessing_leave_skeletons_as_they_were() -> None:

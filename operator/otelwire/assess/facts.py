@@ -19,6 +19,7 @@ Skeletons are read-only: nothing may modify one in place.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from collections.abc import Mapping
@@ -43,17 +44,22 @@ _KEPT_ANNOTATIONS = (
 
 
 _T = TypeVar("_T")
-_INTERNED: dict[str, Any] = {}
+_INTERNED: dict[bytes | tuple[Any, ...], Any] = {}
 _INTERNED_MAX = 100_000  # distinct parts remembered; past that the table starts over (sharing only)
 
 
-def _interned(value: _T) -> tuple[_T, str]:
-    """The one shared object equal to ``value`` (plain JSON data), and the key it is remembered by."""
-    key = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+def _interned(value: _T) -> tuple[_T, bytes]:
+    """The one shared object equal to ``value`` (plain JSON data), and the key it is remembered by.
+
+    The key is a 128-bit digest of the canonical JSON, not the JSON itself: a pod's
+    containers with their OTEL_* env are ~1.2 KB of JSON, kept once per distinct part.
+    """
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    key = hashlib.blake2b(text.encode(), digest_size=16).digest()
     return _remembered(key, value), key
 
 
-def _remembered(key: str, value: _T) -> _T:
+def _remembered(key: bytes | tuple[Any, ...], value: _T) -> _T:
     found = _INTERNED.get(key)
     if found is not None:
         return found  # type: ignore[no-any-return]
@@ -105,7 +111,7 @@ def pod_skeleton(pod: Mapping[str, Any]) -> dict[str, Any]:
         skeleton_meta["deletionTimestamp"] = meta["deletionTimestamp"]
     containers, containers_key = _interned([_container(c) for c in spec.get("containers") or []])
     skeleton_spec: dict[str, Any] = {"containers": containers}
-    init_key = ""
+    init_key = b""
     if spec.get("initContainers"):
         skeleton_spec["initContainers"], init_key = _interned([_container(c) for c in spec["initContainers"]])
     if spec.get("nodeName"):
@@ -116,14 +122,14 @@ def pod_skeleton(pod: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(c, Mapping)
     )
     # The spec of a workload's pods on one node, and the status of most pods, are equal: shared
-    # too (keys that JSON never starts with, so they cannot meet the parts' keys above).
-    node_key = json.dumps(skeleton_spec.get("nodeName"))
-    spec_key = f"\x01{containers_key}\x00{init_key}\x00{node_key}"
+    # too (tuple keys, so they cannot meet the parts' digests above).
+    spec_key = ("spec", containers_key, init_key, json.dumps(skeleton_spec.get("nodeName"), default=str))
     phase = status.get("phase", "")
+    status_key = ("status", json.dumps(phase, default=str), ready)
     return {
         "metadata": skeleton_meta,
         "spec": _remembered(spec_key, skeleton_spec),
-        "status": _remembered(f"\x02{json.dumps(phase)}{ready}", {"phase": phase, "ready": ready}),
+        "status": _remembered(status_key, {"phase": phase, "ready": ready}),
     }
 
 
