@@ -7,6 +7,10 @@ is built from exactly these names.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -47,3 +51,35 @@ PODS = Gauge(
     ["namespace", "service", "state"],
     registry=REGISTRY,
 )
+
+POD_STATES = ("instrumented", "outdated", "missing")
+_pod_series: dict[str, tuple[str, str]] = {}  # MonitoredService key -> the (namespace, service) of its series
+_pod_series_lock = threading.Lock()
+
+
+def set_pods(key: str, namespace: str, service: str, counts: Mapping[str, int]) -> None:
+    """``otelwire_pods`` of MonitoredService ``key``; a renamed service's old series go."""
+    with _pod_series_lock:
+        previous = _pod_series.get(key)
+        _pod_series[key] = (namespace, service)
+        # Another MonitoredService may still report under the old name: then it stays.
+        stale = None if previous in (None, (namespace, service), *_pod_series.values()) else previous
+    for state in POD_STATES:
+        PODS.labels(namespace, service, state).set(counts.get(state, 0))
+    if stale is not None:
+        _remove_pods(stale)
+
+
+def forget_pods(key: str) -> None:
+    """A deleted MonitoredService's ``otelwire_pods`` series go (unless another one reports under its name)."""
+    with _pod_series_lock:
+        previous = _pod_series.pop(key, None)
+        if previous is None or previous in _pod_series.values():
+            return
+    _remove_pods(previous)
+
+
+def _remove_pods(series: tuple[str, str]) -> None:
+    for state in POD_STATES:
+        with contextlib.suppress(KeyError):
+            PODS.remove(*series, state)

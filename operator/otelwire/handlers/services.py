@@ -141,9 +141,7 @@ def _reconcile(
     except KubeError as error:
         logger.warning("%s: PodMonitor or dashboard not applied: %s", ms.key, error)
     _write(assessment, body, status, memo)
-    counts = assessment.status["workloads"]
-    for state in ("instrumented", "outdated", "missing"):
-        metrics.PODS.labels(namespace, ms.service_name, state).set(counts[state])
+    metrics.set_pods(ms.key, namespace, ms.service_name, assessment.status["workloads"])
     metrics.RECONCILIATIONS.labels("ready" if assessment.ready else "not_ready").inc()
     metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
 
@@ -238,7 +236,10 @@ def release(*, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
         lambda: [each for each in memo.selections.all() if each.key != key],
         max_age=0,
     )
-    memo.readiness.set(f"{namespace}/{body.metadata.name}", None)
+    ready_count, not_ready = memo.readiness.set(key, None)
+    metrics.SERVICES.labels("true").set(ready_count)
+    metrics.SERVICES.labels("false").set(not_ready)
+    metrics.forget_pods(key)
     memo.reassessor.forget(key)
     memo.locks.drop(key)
     try:
