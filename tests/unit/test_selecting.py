@@ -228,3 +228,11 @@ def test_index_readiness(before: list[str], listed: list[str], after: list[str],
     for key in after:
         readiness.seen(key)
     assert readiness.ready.is_set() is ready
+
+
+def test_pods_with_the_same_labels_share_their_index_keys() -> None:
+    one = pod_keys("shop", {"app": "orders", "pod-template-hash": "7d9f"})
+    other = pod_keys("shop", {"app": "orders", "pod-template-hash": "7d9f"})
+    assert one == ["shop", ("shop", "app", "orders"), ("shop", "pod-template-hash", "7d9f")]
+    assert all(a is b for a, b in zip(one[1:], other[1:], strict=True))
+    assert pod_keys("shop", {"app": 3}) == ["shop"]  # type: ignore[dict-item]
