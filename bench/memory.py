@@ -19,7 +19,10 @@ started at the same moment against the same plane:
 
 VmRSS of both (``/proc/<pid>/status``) is read idle (10 s after start), after
 1,000 MonitoredServices have all been reconciled (``observedGeneration ==
-generation``), and after the pod count reaches each P.  Pods are bare pods
+generation``), and after the pod count reaches each P.  Then both restart with
+everything in place -- kopf lists it all at start -- twice: the operator once
+listing in one response (``OTELWIRE_LIST_CHUNK_SIZE=0``, kopf's default) and
+once in pages (otelwire's default); each restart's RSS and peak (``VmHWM``).  Pods are bare pods
 (``registry.example/app:1.0``) labelled to match the MonitoredServices
 round-robin, so every one is admitted by the operator's webhook and watched
 by both processes.  No scheduler runs, so they stay Pending: the watch stream
@@ -84,6 +87,17 @@ def rss_mb(pid: int) -> float:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def hwm_mb(pid: int) -> float:
+    """Peak RSS so far (``VmHWM``)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         pass
     return float("nan")
@@ -191,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     operator: Operator | None = None
     baseline: subprocess.Popen[bytes] | None = None
     steps: list[dict[str, Any]] = []
+    restarts: list[dict[str, Any]] = []
     idle: dict[str, float] = {}
     notes: list[str] = []
     try:
@@ -261,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
                 "pods": target,
                 "operator_mb": rss["operator"],
                 "baseline_mb": rss["baseline"],
+                "operator_peak_mb": hwm_mb(pids["operator"]),
+                "baseline_peak_mb": hwm_mb(pids["baseline"]),
                 "create_seconds": round(took, 1),
                 "errors": len(errors),
             }
@@ -273,6 +290,39 @@ def main(argv: list[str] | None = None) -> int:
             if took > args.step_timeout:
                 notes.append(f"stopped after {target} pods: that step took {took:.0f} s")
                 break
+        print(
+            f"peak so far: operator {hwm_mb(pids['operator']):.1f} MB, bare kopf {hwm_mb(pids['baseline']):.1f} MB",
+            flush=True,
+        )
+        # A restart finds every object already there: kopf lists them all at once. Both
+        # processes restart; the operator once listing in one response (kopf's default), once
+        # in pages (otelwire's default).
+        for label, chunk in (("restart, lists in one response", "0"), ("restart, lists in pages of 500", "500")):
+            operator.stop()
+            stop_process(baseline)
+            os.environ["OTELWIRE_LIST_CHUNK_SIZE"] = chunk
+            baseline = start_baseline(plane.kubeconfig, workdir)
+            operator = Operator(plane, workdir, interval=args.reassess_interval, verbose=False).start(timeout=300)
+            assert operator.process is not None
+            pids = {"operator": operator.process.pid, "baseline": baseline.pid}
+            time.sleep(IDLE_SETTLE)
+            rss = settle(pids)
+            restart = {
+                "pods": made,
+                "restart": label,
+                "list_chunk_size": int(chunk),
+                "operator_mb": rss["operator"],
+                "baseline_mb": rss["baseline"],
+                "operator_peak_mb": hwm_mb(pids["operator"]),
+                "baseline_peak_mb": hwm_mb(pids["baseline"]),
+            }
+            restarts.append(restart)
+            print(
+                f"{label}: operator {rss['operator']:.1f} MB (peak {restart['operator_peak_mb']:.1f}), "
+                f"bare kopf {rss['baseline']:.1f} MB (peak {restart['baseline_peak_mb']:.1f})",
+                flush=True,
+            )
+        os.environ.pop("OTELWIRE_LIST_CHUNK_SIZE", None)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM (tests/plane.py turns it into this): report what was measured
         notes.append(f"interrupted after {len(steps)} step(s); later pod counts not measured")
     finally:
@@ -288,6 +338,11 @@ def main(argv: list[str] | None = None) -> int:
         "services_1000_pods_10000_le_150mb": (
             bool(last.get("pods") == 10000 and last["operator_mb"] <= 150) if last.get("pods") == 10000 else None
         ),
+        "services_1000_pods_10000_le_150mb_after_restart": (
+            all(r["operator_mb"] <= 150 for r in restarts if r["list_chunk_size"])
+            if last.get("pods") == 10000 and restarts
+            else None
+        ),
     }
     report = {
         "benchmark": "memory",
@@ -297,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         "reassess_interval": args.reassess_interval,
         "idle": idle,
         "steps": steps,
+        "restarts": restarts,
         "targets": targets,
         "notes": notes,
     }
@@ -314,6 +370,12 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{label:<28} {s['operator_mb']:>12.1f} {s['baseline_mb']:>13.1f} "
             f"{s['operator_mb'] - s['baseline_mb']:>9.1f}"
+        )
+    for r in restarts:
+        label = f"{r['restart']}"[:28]
+        print(
+            f"{label:<28} {r['operator_mb']:>12.1f} {r['baseline_mb']:>13.1f} "
+            f"{r['operator_mb'] - r['baseline_mb']:>9.1f}   peaks {r['operator_peak_mb']:.1f} / {r['baseline_peak_mb']:.1f}"
         )
     print(f"targets: {targets}")
     for note in notes:

@@ -48,6 +48,7 @@ class Options:
     alias_configmap: str = "otelwire-collector-rules"
     alias_namespace: str = "otelwire-system"
     metrics_port: int = 8080
+    list_chunk_size: int = 500  # objects per page of kopf's lists (0: one response per list)
 
     @classmethod
     def from_env(cls) -> Options:
@@ -73,6 +74,7 @@ class Options:
                 "OTELWIRE_ALIAS_NAMESPACE", os.environ.get("OTELWIRE_NAMESPACE", "otelwire-system")
             ),
             metrics_port=int(os.environ.get("OTELWIRE_METRICS_PORT", "8080")),
+            list_chunk_size=max(0, int(os.environ.get("OTELWIRE_LIST_CHUNK_SIZE", "500"))),
         )
 
 
