@@ -82,25 +82,23 @@ def services(**_):
 """
 
 
-def rss_mb(pid: int) -> float:
+def _status_mb(pid: int, field: str) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return float("nan")
 
 
+def rss_mb(pid: int) -> float:
+    return _status_mb(pid, "VmRSS")
+
+
 def hwm_mb(pid: int) -> float:
     """Peak RSS so far (``VmHWM``)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return float("nan")
+    return round(_status_mb(pid, "VmHWM"), 1)
 
 
 def settle(pids: dict[str, int], limit: float = 60.0) -> dict[str, float]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import kopf
@@ -172,6 +173,17 @@ def executor() -> Iterator[concurrent.futures.ThreadPoolExecutor]:
     pool.shutdown(wait=True)
 
 
+@contextlib.asynccontextmanager
+async def running(job: Calls, executor: Any, **kwargs: Any) -> AsyncIterator[Reassessor]:
+    """A started ``Reassessor`` (not paused unless ``pause`` says so), stopped at the end."""
+    kwargs.setdefault("pause", PauseSignal())
+    reassessor = Reassessor(job, executor, **kwargs).start()
+    try:
+        yield reassessor
+    finally:
+        await reassessor.stop()
+
+
 def _body(name: str, generation: int = 1) -> dict[str, Any]:
     return {
         "apiVersion": "otelwire.io/v1alpha1",
@@ -186,8 +198,7 @@ async def test_a_woken_service_is_reassessed_after_settling_with_its_latest_body
     executor: concurrent.futures.ThreadPoolExecutor,
 ) -> None:
     calls = Calls()
-    reassessor = Reassessor(calls, executor, interval=3600, settle=0.2, pause=PauseSignal()).start()
-    try:
+    async with running(calls, executor, interval=3600, settle=0.2) as reassessor:
         reassessor.put("shop/a", _body("a"))
         reassessor.put("shop/b", _body("b"))
         await asyncio.sleep(0.3)
@@ -200,14 +211,11 @@ async def test_a_woken_service_is_reassessed_after_settling_with_its_latest_body
         await asyncio.sleep(0.3)
         assert calls.keys() == ["shop/a"]
         assert calls.calls[0][1]["metadata"] == {"name": "a", "namespace": "shop", "generation": 2}
-    finally:
-        await reassessor.stop()
 
 
 async def test_every_service_is_reassessed_each_interval(executor: concurrent.futures.ThreadPoolExecutor) -> None:
     calls = Calls()
-    reassessor = Reassessor(calls, executor, interval=0.3, settle=0.05, pause=PauseSignal()).start()
-    try:
+    async with running(calls, executor, interval=0.3, settle=0.05) as reassessor:
         for name in ("a", "b", "c"):
             reassessor.put(f"shop/{name}", _body(name))
         await asyncio.sleep(1.0)
@@ -217,40 +225,30 @@ async def test_every_service_is_reassessed_each_interval(executor: concurrent.fu
         count = calls.keys().count("shop/b")
         await asyncio.sleep(0.7)
         assert calls.keys().count("shop/b") == count
-    finally:
-        await reassessor.stop()
 
 
 async def test_a_service_is_never_reassessed_twice_at_once_and_a_wake_during_one_is_not_lost(
     executor: concurrent.futures.ThreadPoolExecutor,
 ) -> None:
     calls = Calls(hold=0.3)
-    reassessor = Reassessor(calls, executor, interval=3600, settle=0.05, pause=PauseSignal()).start()
-    try:
+    async with running(calls, executor, interval=3600, settle=0.05) as reassessor:
         reassessor.put("shop/a", _body("a"))
         reassessor.wake(["shop/a"])
         await _until(lambda: calls.active, 2.0)
         reassessor.wake(["shop/a"])  # while it runs
         await _until(lambda: len(calls.calls) == 2, 2.0)
         assert not calls.overlapped
-    finally:
-        await reassessor.stop()
 
 
 async def test_a_failed_reassessment_is_retried_after_its_delay(
     executor: concurrent.futures.ThreadPoolExecutor,
 ) -> None:
     calls = Calls(fail=1)
-    reassessor = Reassessor(
-        calls, executor, interval=3600, settle=0.05, pause=PauseSignal(), retry_delay=lambda error: 0.2
-    ).start()
-    try:
+    async with running(calls, executor, interval=3600, settle=0.05, retry_delay=lambda error: 0.2) as reassessor:
         reassessor.put("shop/a", _body("a"))
         reassessor.wake(["shop/a"])
         await _until(lambda: len(calls.calls) == 2, 2.0)
         assert calls.fail == 0
-    finally:
-        await reassessor.stop()
 
 
 async def test_nothing_is_reassessed_while_kopf_has_the_operator_paused(
@@ -258,13 +256,10 @@ async def test_nothing_is_reassessed_while_kopf_has_the_operator_paused(
 ) -> None:
     calls = Calls()
     pause = PauseSignal(grace=0.5)
-    reassessor = Reassessor(calls, executor, interval=0.2, settle=0.05, pause=pause).start()
-    try:
+    async with running(calls, executor, interval=0.2, settle=0.05, pause=pause) as reassessor:
         pause.visit()
         reassessor.put("shop/a", _body("a"))
         reassessor.wake(["shop/a"])
         await asyncio.sleep(0.35)
         assert calls.calls == []
         await _until(lambda: calls.calls, 2.0)  # resumed: kopf stopped visiting
-    finally:
-        await reassessor.stop()

@@ -56,10 +56,11 @@ def _interned(value: _T) -> tuple[_T, bytes]:
     """
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     key = hashlib.blake2b(text.encode(), digest_size=16).digest()
-    return _remembered(key, value), key
+    return remembered(key, value), key
 
 
-def _remembered(key: bytes | tuple[Any, ...], value: _T) -> _T:
+def remembered(key: bytes | tuple[Any, ...], value: _T) -> _T:
+    """The object remembered under ``key``, or ``value`` (remembered from now on): one shared copy."""
     found = _INTERNED.get(key)
     if found is not None:
         return found  # type: ignore[no-any-return]
@@ -128,8 +129,8 @@ def pod_skeleton(pod: Mapping[str, Any]) -> dict[str, Any]:
     status_key = ("status", json.dumps(phase, default=str), ready)
     return {
         "metadata": skeleton_meta,
-        "spec": _remembered(spec_key, skeleton_spec),
-        "status": _remembered(status_key, {"phase": phase, "ready": ready}),
+        "spec": remembered(spec_key, skeleton_spec),
+        "status": remembered(status_key, {"phase": phase, "ready": ready}),
     }
 
 

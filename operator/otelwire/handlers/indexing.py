@@ -20,7 +20,7 @@ from typing import Any
 
 import kopf
 
-from otelwire.assess.facts import pod_skeleton
+from otelwire.assess.facts import pod_skeleton, remembered
 from otelwire.spec.model import API_GROUP, API_VERSION, PLURAL, MonitoredService, parse_monitored_service
 from otelwire.spec.problems import InvalidSpec
 
@@ -91,27 +91,17 @@ async def forget_deleted(body: kopf.Body, namespace: str | None, memo: kopf.Memo
         reassessor.forget(f"{namespace or 'default'}/{name}")
 
 
-# One tuple object per (namespace, label, value): kopf keeps each pod's index keys (to update
-# and remove it later), and the pods of a workload have the same labels.
-_KEYS: dict[tuple[str, str, str], tuple[str, str, str]] = {}
-_KEYS_MAX = 100_000  # past that the table starts over (sharing only)
-
-
-def _shared_key(key: tuple[str, str, str]) -> tuple[str, str, str]:
-    found = _KEYS.get(key)
-    if found is not None:
-        return found
-    if len(_KEYS) >= _KEYS_MAX:
-        _KEYS.clear()
-    _KEYS[key] = key
-    return key
-
-
 def pod_keys(namespace: str, labels: Mapping[str, str]) -> list[str | tuple[str, str, str]]:
     """Where a pod is indexed: its namespace, and (namespace, key, value) per label."""
+    # One tuple per (namespace, label, value), shared: kopf keeps each pod's index keys (to update
+    # and remove it later), and the pods of a workload have the same labels.
     return [
         namespace,
-        *(_shared_key((namespace, key, value)) for key, value in labels.items() if isinstance(value, str)),
+        *(
+            remembered(("pod_index", namespace, key, value), (namespace, key, value))
+            for key, value in labels.items()
+            if isinstance(value, str)
+        ),
     ]
 
 

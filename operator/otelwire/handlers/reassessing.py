@@ -75,9 +75,6 @@ class Schedule:
     def __len__(self) -> int:
         return len(self._at)
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._at
-
     def _set(self, key: str, when: float) -> None:
         self._at[key] = when
         heapq.heappush(self._heap, (when, key))

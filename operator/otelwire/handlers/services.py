@@ -63,7 +63,12 @@ def _write(assessment: Assessment, body: kopf.Body, status: Mapping[str, Any], m
             (kopf.info if new_status == "True" else kopf.warn)(body, reason=reason, message=message[:1000])
         if type_ == "ConfigValid" and new_status == "False":
             kopf.warn(body, reason=reason, message=message[:1000])
-    ready_count, not_ready = memo.readiness.set(f"{body.metadata.namespace}/{body.metadata.name}", assessment.ready)
+    _count_ready(memo, f"{body.metadata.namespace}/{body.metadata.name}", assessment.ready)
+
+
+def _count_ready(memo: kopf.Memo, key: str, ready: bool | None) -> None:
+    """``otelwire_monitoredservices`` after ``key`` became ``ready`` (None: deleted)."""
+    ready_count, not_ready = memo.readiness.set(key, ready)
     metrics.SERVICES.labels("true").set(ready_count)
     metrics.SERVICES.labels("false").set(not_ready)
 
@@ -236,12 +241,9 @@ def release(*, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
         lambda: [each for each in memo.selections.all() if each.key != key],
         max_age=0,
     )
-    ready_count, not_ready = memo.readiness.set(key, None)
-    metrics.SERVICES.labels("true").set(ready_count)
-    metrics.SERVICES.labels("false").set(not_ready)
+    _count_ready(memo, key, None)
     metrics.forget_pods(key)
-    memo.reassessor.forget(key)
-    memo.locks.drop(key)
+    memo.locks.drop(key)  # (msvc_index stopped its re-assessment when it saw the deletion mark)
     try:
         ms = parse_monitored_service(body, namespace)
     except InvalidSpec:
