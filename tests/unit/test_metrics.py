@@ -1,8 +1,16 @@
-"""``otelwire_pods`` follows the MonitoredServices: renamed or deleted services leave no stale series."""
+"""otelwire's gauges follow the MonitoredServices: renamed or deleted services leave no stale series,
+and a client that sees a written status finds the gauges already updated."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
+import kopf
 from otelwire import metrics
+from otelwire.assess.assessing import Assessment
+from otelwire.handlers import services
+from otelwire.handlers.runtime import ReadyBook
 
 
 def _series() -> dict[tuple[str, str, str], float]:
@@ -48,3 +56,18 @@ def test_series_shared_by_two_services_stay_until_the_last_one_goes() -> None:
     assert {key[1] for key in _series()} == {"shop-new"}
     metrics.forget_pods("metrics-test-c/b")
     assert _series() == {}
+
+
+def test_the_ready_gauge_is_updated_before_the_status_is_written() -> None:
+    at_write: list[float | None] = []
+
+    class Kube:
+        def merge_patch(self, path: str, patch: dict[str, Any]) -> None:
+            at_write.append(metrics.REGISTRY.get_sample_value("otelwire_monitoredservices", {"ready": "true"}))
+
+    memo = SimpleNamespace(kube=Kube(), readiness=ReadyBook())
+    body = kopf.Body({"metadata": {"name": "orders", "namespace": "metrics-test-d"}})
+    services._write(Assessment(status={"conditions": []}, ready=True), body, {}, memo)  # type: ignore[arg-type]
+    assert at_write == [1.0]
+    services._count_ready(memo, "metrics-test-d/orders", None)  # type: ignore[arg-type]
+    assert metrics.REGISTRY.get_sample_value("otelwire_monitoredservices", {"ready": "true"}) == 0.0

@@ -46,6 +46,8 @@ def _comparable(status: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _write(assessment: Assessment, body: kopf.Body, status: Mapping[str, Any], memo: kopf.Memo) -> None:
+    # The gauges first: a client that sees the written status may scrape them at once.
+    _count_ready(memo, f"{body.metadata.namespace}/{body.metadata.name}", assessment.ready)
     current = _comparable(status)
     wanted = assessment.status
     if any(current.get(key) != value for key, value in wanted.items()):
@@ -63,7 +65,6 @@ def _write(assessment: Assessment, body: kopf.Body, status: Mapping[str, Any], m
             (kopf.info if new_status == "True" else kopf.warn)(body, reason=reason, message=message[:1000])
         if type_ == "ConfigValid" and new_status == "False":
             kopf.warn(body, reason=reason, message=message[:1000])
-    _count_ready(memo, f"{body.metadata.namespace}/{body.metadata.name}", assessment.ready)
 
 
 def _count_ready(memo: kopf.Memo, key: str, ready: bool | None) -> None:
@@ -145,8 +146,8 @@ def _reconcile(
         memo.companions.sync(ms, created=created)
     except KubeError as error:
         logger.warning("%s: PodMonitor or dashboard not applied: %s", ms.key, error)
-    _write(assessment, body, status, memo)
     metrics.set_pods(ms.key, namespace, ms.service_name, assessment.status["workloads"])
+    _write(assessment, body, status, memo)
     metrics.RECONCILIATIONS.labels("ready" if assessment.ready else "not_ready").inc()
     metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
 
