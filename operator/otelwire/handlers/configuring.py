@@ -72,25 +72,7 @@ def in_cluster() -> bool:
 @kopf.on.startup()
 async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
     options = Options.from_env()
-    settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
-    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field="status.kopf.diffbase")
-    settings.persistence.finalizer = "otelwire.io/finalizer"
-    # kopf waits this long to see its own status patch come back before it handles the object's
-    # next event; past it, it handles an older event and runs the creation handler a second time.
-    # A busy API server (1,000 services applied at once) takes longer than kopf's 5 s default.
-    settings.persistence.consistency_timeout = 30.0
-    settings.posting.level = logging.WARNING
-    settings.watching.server_timeout = 270
-    settings.watching.client_timeout = 300
-    settings.execution.max_workers = 8
-    # kopf lists each watched resource when it starts watching (and again after a 410 Gone). In
-    # one response, 10,000 pods are decoded at once -- a peak of ~100 MB above the operator's
-    # working set, which the process then keeps (docs/benchmarks-cluster.md, "Memory").
-    # In pages, the peak is one page.
-    settings.watching.chunk_size = options.list_chunk_size or None
-    lifetime = os.environ.get("OTELWIRE_PEERING_LIFETIME")
-    if lifetime:  # seconds a replica's peering record stays valid; kopf's default is 60
-        settings.peering.lifetime = max(1, int(lifetime))
+    apply_settings(settings, options)
     memo.options = options
     memo.prober = Prober(options.probe_timeout, options.probe_ttl)
     memo.restarts = RestartBook()
@@ -122,6 +104,36 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     ).start()
     if cert is not None:
         await _connect_webhook(memo, options, cert, kwargs["msvc_index"], peered=peered)
+
+
+def apply_settings(settings: kopf.OperatorSettings, options: Options) -> None:
+    """kopf's settings for otelwire: where its state goes, and what bounds its memory."""
+    settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
+    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field="status.kopf.diffbase")
+    settings.persistence.finalizer = "otelwire.io/finalizer"
+    # kopf waits this long to see its own status patch come back before it handles the object's
+    # next event; past it, it handles an older event and runs the creation handler a second time.
+    # A busy API server (1,000 services applied at once) takes longer than kopf's 5 s default.
+    settings.persistence.consistency_timeout = 30.0
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 270
+    settings.watching.client_timeout = 300
+    settings.execution.max_workers = 8
+    # kopf lists each watched resource when it starts watching (and again after a 410 Gone). In
+    # one response, 10,000 pods are decoded at once -- a peak of ~100 MB above the operator's
+    # working set, which the process then keeps (docs/benchmarks-cluster.md, "Memory").
+    # In pages, the peak is one page.
+    settings.watching.chunk_size = options.list_chunk_size or None
+    # Each object's kopf worker keeps the object's last event (the whole body) while it waits
+    # for the next one, 5 s by default. In a burst that is every pod created in the last 5 s,
+    # freed in an order that leaves the allocator's pools part-used: 1 s kept 12-16 MB less at
+    # 10,000 pods. The wait for kopf's own patch to come back (consistency_timeout) is separate.
+    # Not kopf's worker_limit: before the first full indexing, workers wait for every object to
+    # be indexed, so a limit below the object count deadlocks a restart.
+    settings.queueing.idle_timeout = options.worker_idle_timeout
+    lifetime = os.environ.get("OTELWIRE_PEERING_LIFETIME")
+    if lifetime:  # seconds a replica's peering record stays valid; kopf's default is 60
+        settings.peering.lifetime = max(1, int(lifetime))
 
 
 def _dashboard(ms: MonitoredService) -> dict[str, Any]:

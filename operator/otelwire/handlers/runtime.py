@@ -49,6 +49,7 @@ class Options:
     alias_namespace: str = "otelwire-system"
     metrics_port: int = 8080
     list_chunk_size: int = 500  # objects per page of kopf's lists (0: one response per list)
+    worker_idle_timeout: float = 1.0  # seconds an object's kopf worker waits for its next event
 
     @classmethod
     def from_env(cls) -> Options:
@@ -75,6 +76,7 @@ class Options:
             ),
             metrics_port=int(os.environ.get("OTELWIRE_METRICS_PORT", "8080")),
             list_chunk_size=max(0, int(os.environ.get("OTELWIRE_LIST_CHUNK_SIZE", "500"))),
+            worker_idle_timeout=max(0.1, _float("OTELWIRE_WORKER_IDLE_TIMEOUT", 1.0)),
         )
 
 
