@@ -14,7 +14,7 @@ from typing import Any
 
 from cel_cases import monitored_service
 from otelwire.assess import assess
-from otelwire.assess.facts import ProbeResult, pod_skeleton
+from otelwire.assess.facts import ProbeResult, pod_skeleton, shared_strings
 from otelwire.plan.planning import plan_for
 from otelwire.plan.workloads import owner_of_pod
 from otelwire.spec import parse_monitored_service
@@ -106,3 +106,13 @@ def test_planning_and_assessing_leave_skeletons_as_they_were() -> None:
     result = assess(ms, skeletons, probe=ProbeResult("x", True, "ok"), clock=None, previous=(), now="now")
     assert result.status["workloads"]["instrumented"] == 3
     assert skeletons == before
+
+
+def test_shared_strings_is_an_equal_copy_whose_strings_are_one_object_per_value() -> None:
+    value = {"a": ["x" * 3, {"b": 1, "c": None, "d": 2.5, "e": True}], "f": "y" * 3}
+    before = copy.deepcopy(value)
+    got = shared_strings(json.loads(json.dumps(value)))
+    again = shared_strings(json.loads(json.dumps(value)))
+    assert got == value == before
+    assert got["a"][0] is again["a"][0] and got["f"] is again["f"]
+    assert shared_strings("z") == "z" and shared_strings(3) == 3 and shared_strings([]) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -91,9 +92,22 @@ def test_slim_keeps_identity_spec_and_status_and_drops_the_rest() -> None:
     }
     got = slim(body)
     assert got["metadata"] == {"name": "a", "namespace": "shop", "uid": "u", "generation": 3, "resourceVersion": "7"}
-    assert got["spec"] is spec and got["status"] is status  # shared, not copied
+    assert got["spec"] == spec and got["status"] == status
     assert got["kind"] == "MonitoredService"
     assert slim({"metadata": {"name": "b"}})["status"] == {}
+
+
+def test_slim_copies_of_two_services_share_their_equal_strings() -> None:
+    def decoded(name: str) -> dict[str, Any]:  # each service from its own watch event
+        condition = {"type": "Ready", "status": "True", "reason": "Ready", "lastTransitionTime": "2026-11-26T12:24:40Z"}
+        return json.loads(json.dumps({"metadata": {"name": name}, "spec": {}, "status": {"conditions": [condition]}}))
+
+    first, second = decoded("a"), decoded("b")
+    kept_a, kept_b = slim(first), slim(second)
+    (a,), (b,) = kept_a["status"]["conditions"], kept_b["status"]["conditions"]
+    assert a == b == first["status"]["conditions"][0]
+    assert all(a[key] is b[key] for key in a)
+    assert a is not first["status"]["conditions"][0]  # a copy: the event's own objects can go
 
 
 def test_pause_signal_follows_the_visits() -> None:

@@ -37,6 +37,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from otelwire.assess.facts import shared_strings
+
 logger = logging.getLogger(__name__)
 
 PAUSE_GRACE = 2.5  # seconds after kopf's last visit while paused (it visits every 1 s)
@@ -44,15 +46,20 @@ SETTLE = 1.0  # seconds a woken service waits for the rest of a burst of pod eve
 
 
 def slim(body: Mapping[str, Any]) -> dict[str, Any]:
-    """What a re-assessment reads of a MonitoredService: its identity, spec and status (shared, not copied)."""
+    """What a re-assessment reads of a MonitoredService: its identity, spec and status.
+
+    Spec and status are copied with their strings shared across services
+    (``facts.shared_strings``): 1,000 services' conditions kept as decoded
+    took 3.3 MB more.
+    """
     meta = body.get("metadata") or {}
     kept = ("name", "namespace", "uid", "generation", "resourceVersion")
     return {
         "apiVersion": body.get("apiVersion"),
         "kind": body.get("kind"),
         "metadata": {key: meta[key] for key in kept if key in meta},
-        "spec": body.get("spec") or {},
-        "status": body.get("status") or {},
+        "spec": shared_strings(body.get("spec") or {}),
+        "status": shared_strings(body.get("status") or {}),
     }
 
 
