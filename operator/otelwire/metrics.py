@@ -7,6 +7,7 @@ is built from exactly these names.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import threading
 from collections.abc import Mapping
@@ -54,6 +55,9 @@ PODS = Gauge(
 
 POD_STATES = ("instrumented", "outdated", "missing")
 _pod_series: dict[str, tuple[str, str]] = {}  # MonitoredService key -> the (namespace, service) of its series
+_series_users: collections.Counter[tuple[str, str]] = (
+    collections.Counter()
+)  # (namespace, service) -> how many report under it
 _pod_series_lock = threading.Lock()
 
 
@@ -61,9 +65,11 @@ def set_pods(key: str, namespace: str, service: str, counts: Mapping[str, int]) 
     """``otelwire_pods`` of MonitoredService ``key``; a renamed service's old series go."""
     with _pod_series_lock:
         previous = _pod_series.get(key)
-        _pod_series[key] = (namespace, service)
-        # Another MonitoredService may still report under the old name: then it stays.
-        stale = None if previous in (None, (namespace, service), *_pod_series.values()) else previous
+        stale = None
+        if previous != (namespace, service):
+            _pod_series[key] = (namespace, service)
+            _series_users[(namespace, service)] += 1
+            stale = _release(previous)
     for state in POD_STATES:
         PODS.labels(namespace, service, state).set(counts.get(state, 0))
     if stale is not None:
@@ -73,10 +79,20 @@ def set_pods(key: str, namespace: str, service: str, counts: Mapping[str, int]) 
 def forget_pods(key: str) -> None:
     """A deleted MonitoredService's ``otelwire_pods`` series go (unless another one reports under its name)."""
     with _pod_series_lock:
-        previous = _pod_series.pop(key, None)
-        if previous is None or previous in _pod_series.values():
-            return
-    _remove_pods(previous)
+        stale = _release(_pod_series.pop(key, None))
+    if stale is not None:
+        _remove_pods(stale)
+
+
+def _release(series: tuple[str, str] | None) -> tuple[str, str] | None:
+    """One service less reports under ``series``; the series if no one is left (under the lock)."""
+    if series is None:
+        return None
+    _series_users[series] -= 1
+    if _series_users[series] > 0:
+        return None
+    del _series_users[series]
+    return series
 
 
 def _remove_pods(series: tuple[str, str]) -> None:

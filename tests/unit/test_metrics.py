@@ -71,3 +71,10 @@ def test_the_ready_gauge_is_updated_before_the_status_is_written() -> None:
     assert at_write == [1.0]
     services._count_ready(memo, "metrics-test-d/orders", None)  # type: ignore[arg-type]
     assert metrics.REGISTRY.get_sample_value("otelwire_monitoredservices", {"ready": "true"}) == 0.0
+
+
+def test_a_service_reconciled_many_times_counts_once_for_its_series() -> None:
+    for _ in range(3):
+        metrics.set_pods("metrics-test-e/orders", "metrics-test-e", "orders", COUNTS)
+    metrics.forget_pods("metrics-test-e/orders")
+    assert _series() == {}
