@@ -38,7 +38,7 @@ def test_lists_and_idle_workers_follow_the_environment(
 def test_kopfs_state_goes_to_the_status_not_to_annotations(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTELWIRE_PEERING_LIFETIME", "7")
     settings = kopf.OperatorSettings()
-    apply_settings(settings, Options())
+    apply_settings(settings, Options.from_env())
     assert isinstance(settings.persistence.progress_storage, kopf.StatusProgressStorage)
     assert isinstance(settings.persistence.diffbase_storage, kopf.StatusDiffBaseStorage)
     assert settings.persistence.finalizer == "otelwire.io/finalizer"

@@ -131,9 +131,8 @@ def apply_settings(settings: kopf.OperatorSettings, options: Options) -> None:
     # Not kopf's worker_limit: before the first full indexing, workers wait for every object to
     # be indexed, so a limit below the object count deadlocks a restart.
     settings.queueing.idle_timeout = options.worker_idle_timeout
-    lifetime = os.environ.get("OTELWIRE_PEERING_LIFETIME")
-    if lifetime:  # seconds a replica's peering record stays valid; kopf's default is 60
-        settings.peering.lifetime = max(1, int(lifetime))
+    if options.peering_lifetime is not None:
+        settings.peering.lifetime = options.peering_lifetime
 
 
 def _dashboard(ms: MonitoredService) -> dict[str, Any]:

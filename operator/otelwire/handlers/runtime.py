@@ -50,6 +50,7 @@ class Options:
     metrics_port: int = 8080
     list_chunk_size: int = 500  # objects per page of kopf's lists (0: one response per list)
     worker_idle_timeout: float = 1.0  # seconds an object's kopf worker waits for its next event
+    peering_lifetime: int | None = None  # seconds a replica's peering record stays valid (None: kopf's 60)
 
     @classmethod
     def from_env(cls) -> Options:
@@ -75,8 +76,11 @@ class Options:
                 "OTELWIRE_ALIAS_NAMESPACE", os.environ.get("OTELWIRE_NAMESPACE", "otelwire-system")
             ),
             metrics_port=int(os.environ.get("OTELWIRE_METRICS_PORT", "8080")),
-            list_chunk_size=max(0, int(os.environ.get("OTELWIRE_LIST_CHUNK_SIZE", "500"))),
-            worker_idle_timeout=max(0.1, _float("OTELWIRE_WORKER_IDLE_TIMEOUT", 1.0)),
+            list_chunk_size=max(0, int(os.environ.get("OTELWIRE_LIST_CHUNK_SIZE") or cls.list_chunk_size)),
+            worker_idle_timeout=max(0.1, _float("OTELWIRE_WORKER_IDLE_TIMEOUT", cls.worker_idle_timeout)),
+            peering_lifetime=max(1, int(lifetime))
+            if (lifetime := os.environ.get("OTELWIRE_PEERING_LIFETIME"))
+            else None,
         )
 
 
