@@ -471,11 +471,8 @@ WEBHOOK_METRIC = "apiserver_admission_webhook_admission_duration_seconds"
 
 def webhook_histogram(api: ApiClient) -> dict[str, float]:
     """The API server's histogram of mutating-webhook calls (all webhooks, all operations): le -> count, sum."""
-    response = api.call_api("GET", f"{api.configuration.host}/metrics", header_params={"Accept": "text/plain"})
-    response.read()
-    text = response.data.decode() if isinstance(response.data, bytes) else str(response.data)
     found: dict[str, float] = {}
-    for line in text.splitlines():
+    for line in _metrics_text(api).splitlines():
         if not line.startswith(WEBHOOK_METRIC) or 'type="admit"' not in line:
             continue
         name, _, value = line.rpartition(" ")
@@ -487,6 +484,42 @@ def webhook_histogram(api: ApiClient) -> dict[str, float]:
         elif name.startswith(WEBHOOK_METRIC + "_count"):
             found["count"] = found.get("count", 0.0) + float(value)
     return found
+
+
+REQUEST_METRIC = "apiserver_request_total{"
+
+
+def _metrics_text(api: ApiClient) -> str:
+    response = api.call_api("GET", f"{api.configuration.host}/metrics", header_params={"Accept": "text/plain"})
+    response.read()
+    return response.data.decode() if isinstance(response.data, bytes) else str(response.data)
+
+
+def api_requests(api: ApiClient) -> dict[str, float]:
+    """The API server's request counter summed by "VERB resource[/subresource]" (all clients, all codes)."""
+    found: dict[str, float] = {}
+    for line in _metrics_text(api).splitlines():
+        if not line.startswith(REQUEST_METRIC):
+            continue
+        name, _, value = line.rpartition(" ")
+        labels = dict(part.split("=", 1) for part in name[len(REQUEST_METRIC) : -1].split(",") if "=" in part)
+        resource = labels.get("resource", '""').strip('"')
+        sub = labels.get("subresource", '""').strip('"')
+        key = f"{labels.get('verb', '').strip(chr(34))} {resource}{'/' + sub if sub else ''}"
+        found[key] = found.get(key, 0.0) + float(value)
+    return found
+
+
+def request_delta(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, Any]:
+    """Requests during the run, largest first, with the count per service (of N)."""
+    delta = {key: after[key] - before.get(key, 0.0) for key in after}
+    rows = sorted(((k, int(v)) for k, v in delta.items() if v >= 1), key=lambda kv: -kv[1])
+    return {key: {"count": count, "per_service": round(count / n, 2)} for key, count in rows}
+
+
+def components_cpu(plane: LocalPlane, operator_pid: int) -> dict[str, float | None]:
+    """CPU seconds so far of every plane component and of the operator."""
+    return {**{name: _cpu_seconds(pid) for name, pid in plane.pids().items()}, "otelwire": _cpu_seconds(operator_pid)}
 
 
 def webhook_latency(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
@@ -537,7 +570,9 @@ def operator_run(
         services.start()
         pods.start()
         webhook_before = webhook_histogram(api)
+        requests_before = api_requests(api)
         cpu_at_start = _cpu_seconds(pid)
+        components_before = components_cpu(plane, pid)
         begin = time.monotonic()
         with ThreadPoolExecutor(1) as creator:
             created = creator.submit(run_parallel, jobs, CREATE_THREADS)
@@ -567,7 +602,9 @@ def operator_run(
                 services.all_ready.wait(max(0.0, 1.0 - (time.monotonic() - tick)))
             errors = created.result()
         cpu_at_end = _cpu_seconds(pid)
+        components_after = components_cpu(plane, pid)
         webhook = webhook_latency(webhook_before, webhook_histogram(api))
+        requests = request_delta(requests_before, api_requests(api), n)
 
         def since(moment: float | None) -> float | None:
             return None if moment is None else round(moment - begin, 3)
@@ -596,6 +633,12 @@ def operator_run(
             operator_cpu_seconds=cpu_at_end,
             operator_cpu_seconds_at_start=cpu_at_start,
             webhook=webhook,
+            api_requests=requests,
+            cpu_seconds_during_run={
+                name: round(after - before, 2)
+                for name, after in components_after.items()
+                if after is not None and (before := components_before.get(name)) is not None
+            },
             watches={w.what: {**w.stats, "last_error": w.last_error} for w in (services, pods)},
         )
     finally:
@@ -770,6 +813,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"rollout restarts {run['rollout_restarts']}, operator log lines {run['operator_log_lines']}",
                     flush=True,
                 )
+                print(f"   CPU seconds during the run: {run['cpu_seconds_during_run']}", flush=True)
+                top = list(run["api_requests"].items())[:12]
+                print("   API requests: " + ", ".join(f"{k} {v['count']}" for k, v in top), flush=True)
             run["plane_floor"] = floor
             ready_s = run.get("ready_seconds")
             run["ready_over_plane_floor"] = (
