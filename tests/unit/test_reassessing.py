@@ -8,14 +8,21 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import kopf
 import pytest
 from kopf._cogs.aiokits import aiotoggles
 from kopf._core.engines import daemons
-from otelwire.handlers.reassessing import PauseSignal, Reassessor, Schedule, pause_aware_memories, slim
+from otelwire.handlers.reassessing import (
+    Deferred,
+    PauseSignal,
+    Reassessor,
+    Schedule,
+    pause_aware_memories,
+    slim,
+)
 
 INTERVAL, SETTLE = 60.0, 1.0
 
@@ -188,7 +195,7 @@ def executor() -> Iterator[concurrent.futures.ThreadPoolExecutor]:
 
 
 @contextlib.asynccontextmanager
-async def running(job: Calls, executor: Any, **kwargs: Any) -> AsyncIterator[Reassessor]:
+async def running(job: Callable[[str, Any], None], executor: Any, **kwargs: Any) -> AsyncIterator[Reassessor]:
     """A started ``Reassessor`` (not paused unless ``pause`` says so), stopped at the end."""
     kwargs.setdefault("pause", PauseSignal())
     reassessor = Reassessor(job, executor, **kwargs).start()
@@ -277,3 +284,41 @@ async def test_nothing_is_reassessed_while_kopf_has_the_operator_paused(
         await asyncio.sleep(0.35)
         assert calls.calls == []
         await _until(lambda: calls.calls, 2.0)  # resumed: kopf stopped visiting
+
+
+async def test_a_body_not_ready_waits_without_a_thread_and_runs_once_its_next_state_is(
+    executor: concurrent.futures.ThreadPoolExecutor,
+) -> None:
+    calls = Calls()
+
+    def ready(body: Any) -> bool:
+        return bool(body["status"].get("done"))
+
+    async with running(calls, executor, interval=3600, settle=0.05, ready=ready) as reassessor:
+        reassessor.put("shop/a", _body("a"))
+        reassessor.wake(["shop/a"])
+        await asyncio.sleep(0.3)  # looked at about five times, run never
+        assert calls.calls == []
+        reassessor.put("shop/a", {**_body("a"), "status": {"done": True}})  # no wake: the retry finds it
+        await _until(lambda: calls.calls, 2.0)
+        await asyncio.sleep(0.2)
+        assert calls.keys() == ["shop/a"]
+
+
+async def test_a_deferring_job_is_retried_after_settling_and_not_logged_as_a_failure(
+    executor: concurrent.futures.ThreadPoolExecutor, caplog: pytest.LogCaptureFixture
+) -> None:
+    runs: list[str] = []
+
+    def job(key: str, body: Any) -> None:
+        runs.append(key)
+        if len(runs) < 3:
+            raise Deferred(key)
+
+    async with running(job, executor, interval=3600, settle=0.05, retry_delay=lambda error: 60.0) as reassessor:
+        reassessor.put("shop/a", _body("a"))
+        reassessor.wake(["shop/a"])
+        await _until(lambda: len(runs) == 3, 2.0)  # not after retry_delay's 60 s
+        await asyncio.sleep(0.2)
+        assert runs == ["shop/a"] * 3
+    assert "re-assessment failed" not in caplog.text

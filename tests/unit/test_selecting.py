@@ -200,7 +200,39 @@ def test_selections_follow_the_index_function_and_deletions() -> None:
     assert isinstance(memo.selections, Selections)
 
 
+def test_a_handler_s_status_landing_late_wakes_one_more_reassessment() -> None:
+    from otelwire.handlers.runtime import Landings
+
+    class Reassessor:
+        def __init__(self) -> None:
+            self.woken: list[str] = []
+
+        def put(self, key: str, body: Any) -> None:
+            pass
+
+        def wake(self, keys: list[str]) -> None:
+            self.woken.extend(keys)
+
+    now = [0.0]
+    memo = _Memo()
+    memo.landings = Landings(window=10.0, clock=lambda: now[0])
+    memo.reassessor = Reassessor()
+    body = monitored_service({"selector": {"matchLabels": {"app": "x"}}}, name="late")
+    body["metadata"].update(namespace=NS, uid="uid-late", generation=1)
+    memo.landings.expect(f"{NS}/late")  # the create handler returned its status to kopf
+    now[0] = 30.0
+    asyncio.run(msvc_index(body=_Body(body), namespace=NS, memo=memo))  # not it yet
+    assert memo.reassessor.woken == []
+    body["status"] = {"observedGeneration": 1}
+    asyncio.run(msvc_index(body=_Body(body), namespace=NS, memo=memo))  # it, 30 s late
+    asyncio.run(msvc_index(body=_Body(body), namespace=NS, memo=memo))
+    assert memo.reassessor.woken == [f"{NS}/late"]
+
+
 class _Memo:
+    landings: Any
+    reassessor: Any
+
     def __init__(self) -> None:
         from otelwire.handlers.runtime import IndexReadiness, Selections
 

@@ -31,11 +31,13 @@ from otelwire.handlers.probing import Prober
 from otelwire.handlers.reassessing import SETTLE, Reassessor
 from otelwire.handlers.runtime import (
     IndexReadiness,
+    Landings,
     Options,
     ReadyBook,
     ReconcileLocks,
     RestartBook,
     Selections,
+    service_key,
     snapshot,
     watched_namespaces,
 )
@@ -78,6 +80,7 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     memo.restarts = RestartBook()
     memo.readiness = ReadyBook()
     memo.locks = ReconcileLocks()
+    memo.landings = Landings()
     memo.selections = Selections()
     memo.index_ready = IndexReadiness()
     # Re-assessments woken by pods get their own threads: in kopf's pool they waited behind
@@ -101,6 +104,7 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
         interval=options.reassess_interval,
         settle=SETTLE,
         retry_delay=lambda error: getattr(error, "delay", None) or 5.0,
+        ready=lambda body: not memo.landings.awaited(service_key(body), body),
     ).start()
     if cert is not None:
         await _connect_webhook(memo, options, cert, kwargs["msvc_index"], peered=peered)

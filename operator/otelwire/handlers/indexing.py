@@ -50,6 +50,9 @@ async def msvc_index(
             reassessor.forget(key)
         else:  # invalid ones too: their status says why, and follows the spec's next change
             reassessor.put(key, body)
+            landings = getattr(memo, "landings", None)
+            if landings is not None and landings.landed(key, body):
+                reassessor.wake([key])
     return None if ms is None else {ms.namespace: ms}
 
 

@@ -168,13 +168,18 @@ def pause_aware_memories(signal: PauseSignal = PAUSE) -> Any:
 Job = Callable[[str, Mapping[str, Any]], None]  # (key, slim body) -> None; raises to be retried
 
 
+class Deferred(Exception):
+    """Raised by a job whose service is not ready for it yet: retried after ``settle``, not logged."""
+
+
 class Reassessor:
     """The one task re-assessing MonitoredServices by ``Schedule``, ``workers`` at a time, in ``executor``.
 
     Event-loop only, except ``job``, which runs in the executor's threads.  ``put`` and
     ``forget`` come from the index function (every event of every MonitoredService),
     ``wake`` from pod events.  A service is never re-assessed twice at once; one woken
-    while it is being re-assessed is re-assessed again ``settle`` after.
+    while it is being re-assessed is re-assessed again ``settle`` after.  One whose body
+    is not ``ready`` (or whose job raises ``Deferred``) is looked at again ``settle`` after.
     """
 
     def __init__(
@@ -187,8 +192,10 @@ class Reassessor:
         workers: int = 4,
         pause: PauseSignal = PAUSE,
         retry_delay: Callable[[BaseException], float] = lambda error: 10.0,
+        ready: Callable[[Mapping[str, Any]], bool] = lambda body: True,
     ) -> None:
         self.job = job
+        self.ready = ready
         self.executor = executor
         self.schedule = Schedule(interval, settle)
         self.bodies: dict[str, dict[str, Any]] = {}
@@ -262,12 +269,17 @@ class Reassessor:
             body = self.bodies.get(key)
             if body is None or self.pause.paused:
                 return
+            if not self.ready(body):  # checked here too: no thread waits on it
+                self._defer(key)
+                return
             context = (self._context or contextvars.copy_context()).copy()  # kopf.info/warn read it
             loop = asyncio.get_running_loop()
             try:
                 await loop.run_in_executor(self.executor, context.run, self.job, key, body)
             except asyncio.CancelledError:
                 raise
+            except Deferred:
+                self._defer(key)
             except Exception as error:
                 delay = self.retry_delay(error)
                 logger.warning("%s: re-assessment failed, retrying in %ss: %s", key, delay, error)
@@ -276,3 +288,7 @@ class Reassessor:
         finally:
             self._running.discard(key)
             self._slots.release()
+
+    def _defer(self, key: str) -> None:
+        self.schedule.retry(key, self._now() + self.schedule.settle)
+        self._changed.set()

@@ -14,7 +14,6 @@ becomes ``ConfigValid=False``/``Stalled=True``.  API errors raise
 from __future__ import annotations
 
 import datetime
-import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -28,6 +27,7 @@ from otelwire.assess.assessing import Assessment, owned_pods
 from otelwire.handlers import applying
 from otelwire.handlers.indexing import pod_bucket
 from otelwire.handlers.kube import KubeError
+from otelwire.handlers.reassessing import Deferred
 from otelwire.handlers.runtime import Options, snapshot
 from otelwire.plan.workloads import owner_of_pod
 from otelwire.spec.model import API_GROUP, API_VERSION, PLURAL, MonitoredService, parse_monitored_service
@@ -45,21 +45,35 @@ def _comparable(status: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in status.items() if k != "kopf"}
 
 
-def _write(assessment: Assessment, body: kopf.Body, status: Mapping[str, Any], memo: kopf.Memo) -> None:
+def _write(
+    assessment: Assessment,
+    body: kopf.Body,
+    status: Mapping[str, Any],
+    memo: kopf.Memo,
+    patch: kopf.Patch | None = None,
+) -> None:
     # The gauges first: a client that sees the written status may scrape them at once.
     _count_ready(memo, f"{body.metadata.namespace}/{body.metadata.name}", assessment.ready)
     current = _comparable(status)
     wanted = assessment.status
     if any(current.get(key) != value for key, value in wanted.items()):
-        # Written here, with kube.py's retries, not through kopf's ``patch``: kopf does not retry
-        # a 409 on its own patch (the change is dropped), and a timer whose patch fails stops
-        # for good -- the status would then never catch up.  kopf's own bookkeeping is its patch.
-        meta = body.metadata
-        path = f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{meta.namespace}/{PLURAL}/{meta.name}/status"
-        try:
-            memo.kube.merge_patch(path, {"status": wanted})
-        except KubeError as error:
-            raise kopf.TemporaryError(f"status not written: {error}", delay=5) from error
+        if patch is not None:
+            # A new generation's status goes out with kopf's patch of its diff base: one write
+            # instead of two (status writes are the API server's largest cost in a burst of
+            # new services, docs/benchmarks-cluster.md), and both land or neither does --
+            # kopf retries its patch, and runs the handler again if it never landed.
+            for key, value in wanted.items():
+                patch.status[key] = value
+            memo.landings.expect(f"{body.metadata.namespace}/{body.metadata.name}")
+        else:
+            # Re-assessments (and a resume) write here, with kube.py's retries: kopf does not retry
+            # a 409 on its own patch, and the re-assessment task has no kopf patch to ride on.
+            meta = body.metadata
+            path = f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{meta.namespace}/{PLURAL}/{meta.name}/status"
+            try:
+                memo.kube.merge_patch(path, {"status": wanted})
+            except KubeError as error:
+                raise kopf.TemporaryError(f"status not written: {error}", delay=5) from error
     for type_, new_status, reason, message in assessment.transitions:
         if type_ == "Ready" and (status.get("conditions") or new_status == "True"):
             (kopf.info if new_status == "True" else kopf.warn)(body, reason=reason, message=message[:1000])
@@ -74,18 +88,6 @@ def _count_ready(memo: kopf.Memo, key: str, ready: bool | None) -> None:
     metrics.SERVICES.labels("false").set(not_ready)
 
 
-def _one_at_a_time(reconcile: Callable[..., None]) -> Callable[..., None]:
-    """Serialise reconciles of one MonitoredService (its handler and its daemon run in different threads)."""
-
-    @functools.wraps(reconcile)
-    def serialised(*, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
-        with memo.locks.lock(f"{body.metadata.namespace}/{body.metadata.name}"):
-            reconcile(body=body, memo=memo, **kwargs)
-
-    return serialised
-
-
-@_one_at_a_time
 def _reconcile(
     *,
     body: kopf.Body,
@@ -95,7 +97,10 @@ def _reconcile(
     apply: bool,
     previously_patched: bool = False,
     created: bool = False,
+    patch: kopf.Patch | None = None,
 ) -> None:
+    """One reconcile; the caller holds the service's lock (``memo.locks``): its handler and its
+    re-assessment run in different threads."""
     msvc_index: kopf.Index[str, Any] = indexes["msvc_index"]
     pod_index: kopf.Index[str | tuple[str, str, str], Any] = indexes["pod_index"]
     started = time.perf_counter()
@@ -106,7 +111,7 @@ def _reconcile(
     except InvalidSpec as error:
         metrics.RECONCILIATIONS.labels("invalid").inc()
         generation = int(body.metadata.get("generation") or 0)
-        _write(assess_invalid(error, generation=generation, previous=previous, now=_now()), body, status, memo)
+        _write(assess_invalid(error, generation=generation, previous=previous, now=_now()), body, status, memo, patch)
         return
     selection = memo.selections.get(namespace)
     renamed = memo.clusterwide.sync(memo.selections.all, version=memo.selections.version)
@@ -147,7 +152,7 @@ def _reconcile(
     except KubeError as error:
         logger.warning("%s: PodMonitor or dashboard not applied: %s", ms.key, error)
     metrics.set_pods(ms.key, namespace, ms.service_name, assessment.status["workloads"])
-    _write(assessment, body, status, memo)
+    _write(assessment, body, status, memo, patch)
     metrics.RECONCILIATIONS.labels("ready" if assessment.ready else "not_ready").inc()
     metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
 
@@ -197,15 +202,20 @@ def reconcile(
     # would cost three API calls each.)
     old = kwargs.get("old") or {}
     was_patch = ((old.get("spec") or {}).get("injection") or {}).get("mode") == "patch"
-    _reconcile(
-        body=body,
-        status=status,
-        memo=memo,
-        indexes=kwargs,
-        apply=True,
-        previously_patched=was_patch,
-        created=kwargs.get("reason") == "create",
-    )
+    reason = kwargs.get("reason")
+    with memo.locks.lock(f"{body.metadata.namespace}/{body.metadata.name}"):
+        _reconcile(
+            body=body,
+            status=status,
+            memo=memo,
+            indexes=kwargs,
+            apply=True,
+            previously_patched=was_patch,
+            created=reason == "create",
+            # A resume (the operator restarted) changes no generation: its status, if any changed,
+            # is written at once, like a re-assessment's, which may run right after it.
+            patch=None if reason == "resume" else kwargs.get("patch"),
+        )
 
 
 def reassessment(memo: kopf.Memo, indexes: Mapping[str, Any]) -> Callable[[str, Mapping[str, Any]], None]:
@@ -216,15 +226,22 @@ def reassessment(memo: kopf.Memo, indexes: Mapping[str, Any]) -> Callable[[str, 
     """
 
     def reassess(key: str, raw: Mapping[str, Any]) -> None:
-        body = kopf.Body(cast(Any, raw))  # a plain dict, read-only here
-        patch_mode = (body.spec.get("injection") or {}).get("mode") == "patch"
-        try:
-            _reconcile(body=body, status=body.status, memo=memo, indexes=indexes, apply=patch_mode)
-        except kopf.TemporaryError:
-            raise
-        except Exception as error:
-            logger.exception("%s: re-assessment failed", key)
-            raise kopf.TemporaryError(f"{type(error).__name__}: {error}", delay=10) from error
+        with memo.locks.lock(key):
+            # The latest body, read under the lock: a handler that held it may have changed the spec.
+            latest = memo.reassessor.bodies.get(key)
+            if latest is None:  # deleted since
+                return
+            if memo.landings.awaited(key, latest):
+                raise Deferred(key)
+            body = kopf.Body(cast(Any, latest))  # a plain dict, read-only here
+            patch_mode = (body.spec.get("injection") or {}).get("mode") == "patch"
+            try:
+                _reconcile(body=body, status=body.status, memo=memo, indexes=indexes, apply=patch_mode)
+            except kopf.TemporaryError:
+                raise
+            except Exception as error:
+                logger.exception("%s: re-assessment failed", key)
+                raise kopf.TemporaryError(f"{type(error).__name__}: {error}", delay=10) from error
 
     return reassess
 
@@ -245,6 +262,7 @@ def release(*, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     _count_ready(memo, key, None)
     metrics.forget_pods(key)
     memo.locks.drop(key)  # (msvc_index stopped its re-assessment when it saw the deletion mark)
+    memo.landings.forget(key)
     try:
         ms = parse_monitored_service(body, namespace)
     except InvalidSpec:

@@ -1,0 +1,170 @@
+"""How the MonitoredService handlers write status: with kopf's patch for a new generation, else at once."""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+from typing import Any
+
+import kopf
+import pytest
+from otelwire.assess.assessing import Assessment
+from otelwire.handlers import services
+from otelwire.handlers.reassessing import Deferred
+from otelwire.handlers.runtime import Landings, ReadyBook, ReconcileLocks, handled
+
+
+@pytest.mark.parametrize(
+    ("metadata", "status", "expected"),
+    [
+        ({"generation": 1}, {}, False),  # created, its handler's patch not seen yet
+        ({"generation": 1}, {"observedGeneration": 1}, True),
+        ({"generation": 2}, {"observedGeneration": 1}, False),  # spec changed, handler pending
+        ({"generation": 2}, {"observedGeneration": 2, "conditions": []}, True),
+        ({}, {}, True),  # no generation to wait for
+        ({"generation": 3}, {"observedGeneration": "3"}, False),
+    ],
+)
+def test_handled(metadata: dict[str, Any], status: dict[str, Any], expected: bool) -> None:
+    assert handled({"metadata": metadata, "status": status}) is expected
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _state(generation: int, observed: int | None) -> dict[str, Any]:
+    status = {} if observed is None else {"observedGeneration": observed}
+    return {"metadata": {"name": "a", "namespace": "shop", "generation": generation}, "status": status}
+
+
+def test_a_reassessment_waits_for_an_expected_status_only_within_the_window() -> None:
+    clock = Clock()
+    landings = Landings(window=10.0, clock=clock)
+    assert not landings.awaited("shop/a", _state(1, None))  # no handler has returned a status
+    landings.expect("shop/a")
+    assert landings.awaited("shop/a", _state(1, None))
+    assert not landings.awaited("shop/a", _state(1, 1))  # it landed
+    clock.now += 10.0
+    assert not landings.awaited("shop/a", _state(1, None))  # kopf dropped or still retries its patch
+
+
+def test_a_status_landing_late_asks_for_one_more_reassessment() -> None:
+    clock = Clock()
+    landings = Landings(window=10.0, clock=clock)
+    landings.expect("shop/a")
+    assert not landings.landed("shop/a", _state(1, None))  # an event without it
+    assert not landings.landed("shop/a", _state(1, 1))  # in time: a re-assessment waited for it
+    landings.expect("shop/a")
+    clock.now += 11.0
+    assert landings.landed("shop/a", _state(1, 1))  # late: a re-assessment may have gone before it
+    assert not landings.landed("shop/a", _state(1, 1))  # once
+    landings.expect("shop/b")
+    landings.forget("shop/b")
+    assert not landings.awaited("shop/b", _state(1, None))
+
+
+class Kube:
+    def __init__(self) -> None:
+        self.patches: list[tuple[str, dict[str, Any]]] = []
+
+    def merge_patch(self, path: str, patch: dict[str, Any]) -> None:
+        self.patches.append((path, patch))
+
+
+def _memo() -> Any:
+    return SimpleNamespace(kube=Kube(), readiness=ReadyBook(), locks=ReconcileLocks(), landings=Landings())
+
+
+BODY = kopf.Body({"metadata": {"name": "orders", "namespace": "services-test", "generation": 2}})
+WANTED = {"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "False"}]}
+
+
+def test_a_new_generation_s_status_rides_on_kopf_s_patch_and_makes_no_call() -> None:
+    memo = _memo()
+    patch = kopf.Patch()
+    patch.status["kopf"] = {"diffbase": "{}"}  # kopf's own, kept
+    services._write(Assessment(status=dict(WANTED), ready=False), BODY, {}, memo, patch)
+    assert memo.kube.patches == []
+    assert patch == {"status": {"kopf": {"diffbase": "{}"}, **WANTED}}
+    assert memo.landings.awaited("services-test/orders", {"metadata": {"generation": 2}, "status": {}})
+
+
+def test_without_kopf_s_patch_the_status_is_merge_patched_at_once() -> None:
+    memo = _memo()
+    services._write(Assessment(status=dict(WANTED), ready=False), BODY, {}, memo)
+    assert memo.kube.patches == [
+        ("/apis/otelwire.io/v1alpha1/namespaces/services-test/monitoredservices/orders/status", {"status": WANTED})
+    ]
+
+
+@pytest.mark.parametrize("patch", [None, kopf.Patch()])
+def test_an_unchanged_status_is_not_written_either_way(patch: kopf.Patch | None) -> None:
+    memo = _memo()
+    services._write(Assessment(status=dict(WANTED), ready=False), BODY, {**WANTED, "kopf": {}}, memo, patch)
+    assert memo.kube.patches == []
+    assert not patch
+
+
+def _reassessment(memo: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[dict[str, Any]]]:
+    seen: list[dict[str, Any]] = []
+
+    def reconcile(*, body: kopf.Body, memo: Any, **_: Any) -> None:
+        assert memo.locks.lock("shop/a").locked()  # under the service's lock
+        seen.append(dict(body))
+
+    monkeypatch.setattr(services, "_reconcile", reconcile)
+    return services.reassessment(memo, {}), seen
+
+
+def _slim(generation: int, observed: int | None) -> dict[str, Any]:
+    status = {} if observed is None else {"observedGeneration": observed}
+    meta = {"name": "a", "namespace": "shop", "generation": generation}
+    return {"metadata": meta, "spec": {"injection": {"mode": "webhook"}}, "status": status}
+
+
+def test_a_reassessment_reads_the_latest_body_under_the_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    memo = _memo()
+    memo.reassessor = SimpleNamespace(bodies={"shop/a": _slim(2, 2)})
+    reassess, seen = _reassessment(memo, monkeypatch)
+    reassess("shop/a", _slim(1, 1))  # what it was handed: older
+    assert [body["metadata"]["generation"] for body in seen] == [2]
+
+
+def test_a_reassessment_waits_for_the_status_a_handler_returned(monkeypatch: pytest.MonkeyPatch) -> None:
+    memo = _memo()
+    memo.reassessor = SimpleNamespace(bodies={"shop/a": _slim(2, 1)})
+    reassess, seen = _reassessment(memo, monkeypatch)
+    reassess("shop/a", _slim(1, 1))  # its handler has not run: nothing to wait for
+    memo.landings.expect("shop/a")  # now it has
+    with pytest.raises(Deferred):
+        reassess("shop/a", _slim(1, 1))
+    assert [body["metadata"]["generation"] for body in seen] == [2]
+
+
+def test_a_reassessment_of_a_service_deleted_meanwhile_does_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    memo = _memo()
+    memo.reassessor = SimpleNamespace(bodies={})
+    reassess, seen = _reassessment(memo, monkeypatch)
+    reassess("shop/a", _slim(1, 1))
+    assert seen == []
+
+
+def test_a_reassessment_waits_for_a_running_handler(monkeypatch: pytest.MonkeyPatch) -> None:
+    memo = _memo()
+    memo.reassessor = SimpleNamespace(bodies={"shop/a": _slim(1, 1)})
+    reassess, seen = _reassessment(memo, monkeypatch)
+    lock = memo.locks.lock("shop/a")
+    lock.acquire()  # the handler, running
+    thread = threading.Thread(target=reassess, args=("shop/a", _slim(1, 1)))
+    thread.start()
+    thread.join(0.2)
+    assert thread.is_alive() and seen == []
+    memo.reassessor.bodies["shop/a"] = _slim(2, 2)  # what the handler's patch brought
+    lock.release()
+    thread.join(2.0)
+    assert [body["metadata"]["generation"] for body in seen] == [2]
