@@ -7,6 +7,7 @@ them Running.  Nothing here is mocked.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -165,3 +166,37 @@ def test_invalid_specs_are_rejected_at_apply_or_reported(crd: Plane, operator: O
     obj = msvc(crd, ns, "subtle")
     assert condition(obj, "Stalled")["status"] == "True"
     assert condition(obj, "Ready")["status"] == "False"
+
+
+def test_a_webhook_mode_service_has_no_finalizer_and_once_deleted_injects_nothing(
+    crd: Plane, operator: Operator, collector: Collector
+) -> None:
+    ns = crd.create_namespace("webhook-delete")
+    ms = monitored_service("billing", ns, collector.endpoint)
+    apply_services_first(crd, [ms, deployment("billing", ns, replicas=1)])
+    crd.kubectl("wait", "--for=condition=Ready", "msvc/billing", "-n", ns, "--timeout=90s")
+    assert not msvc(crd, ns, "billing")["metadata"].get("finalizers"), "nothing to release: no finalizer"
+    crd.kubectl("delete", "msvc", "billing", "-n", ns, "--timeout=30s")  # gone at once, no operator step
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "probe", "namespace": ns, "labels": {"app": "billing"}},
+        "spec": {"containers": [{"name": "app", "image": "registry.example/app:1.0"}]},
+    }
+
+    def admitted_as_written() -> bool:  # the API server calls the webhook on a server-side dry run too
+        out = crd.kubectl("create", "--dry-run=server", "-o", "json", "-f", "-", input=json.dumps(pod)).stdout
+        return "OTEL_SERVICE_NAME" not in out and "otelwire.io/injected" not in out
+
+    wait_for("the webhook to forget the deleted service", admitted_as_written, timeout=30)
+    crd.kubectl("delete", "pods", "-l", "app=billing", "-n", ns, "--wait=false")
+
+    def replaced_without_injection() -> bool:
+        fresh = pods(crd, ns, "app=billing")
+        return bool(fresh) and all(
+            "OTEL_SERVICE_NAME" not in env_of(p["spec"]["containers"][0])
+            and "otelwire.io/injected" not in (p["metadata"].get("annotations") or {})
+            for p in fresh
+        )
+
+    wait_for("a replacement pod admitted without injection", replaced_without_injection, timeout=90)

@@ -183,8 +183,8 @@ def test_puts_and_drops_keep_the_index_equal_to_a_fresh_one(seed: int) -> None:
 
 
 def test_selections_follow_the_index_function_and_deletions() -> None:
-    from otelwire.handlers.indexing import forget_deleted
     from otelwire.handlers.runtime import Selections
+    from otelwire.handlers.services import forget_deleted
 
     memo = _Memo()
     body = monitored_service({"selector": {"matchLabels": {"app": "x"}}}, name="kept")
@@ -234,10 +234,13 @@ class _Memo:
     reassessor: Any
 
     def __init__(self) -> None:
-        from otelwire.handlers.runtime import IndexReadiness, Selections
+        from otelwire.handlers.runtime import IndexReadiness, Landings, ReadyBook, ReconcileLocks, Selections
 
         self.selections = Selections()
         self.index_ready = IndexReadiness()
+        self.readiness = ReadyBook()
+        self.locks = ReconcileLocks()
+        self.landings = Landings()
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import threading
 from types import SimpleNamespace
 from typing import Any
@@ -168,3 +170,50 @@ def test_a_reassessment_waits_for_a_running_handler(monkeypatch: pytest.MonkeyPa
     lock.release()
     thread.join(2.0)
     assert [body["metadata"]["generation"] for body in seen] == [2]
+
+
+def _diffbase(mode: str) -> dict[str, Any]:
+    return {"kopf": {"diffbase": json.dumps({"spec": {"injection": {"mode": mode}}})}}
+
+
+@pytest.mark.parametrize(
+    ("spec", "status", "expected"),
+    [
+        ({"injection": {"mode": "webhook"}}, {}, False),
+        ({}, {}, False),  # webhook mode by default
+        ({"injection": {"mode": "patch"}}, {}, True),  # gives back what it applied
+        ({"clock": {"sync": "chrony"}}, {}, True),  # the DaemonSet goes with the last one
+        ({"clock": {"sync": "none"}}, {}, False),
+        ({"aliases": ["orders-legacy"]}, {}, True),  # the collector rules ConfigMap
+        ({"aliases": []}, {}, False),
+        ({"dashboard": True}, {}, False),  # owned: garbage-collected
+        ({"injection": {"mode": "webhook"}}, _diffbase("patch"), True),  # switched, not yet released
+        ({"injection": {"mode": "webhook"}}, _diffbase("webhook"), False),  # released
+        ({"injection": {"mode": "webhook"}}, {"kopf": {"diffbase": "{not json"}}, True),
+        ({"injection": "patch"}, {}, False),  # invalid: nothing was applied for it
+        ("garbage", {}, False),
+    ],
+)
+def test_needs_finalizer(spec: Any, status: dict[str, Any], expected: bool) -> None:
+    assert services.needs_finalizer({"spec": spec, "status": status}) is expected
+
+
+def test_a_deleted_service_leaves_the_gauges_and_books() -> None:
+    from otelwire import metrics
+    from otelwire.handlers.runtime import IndexReadiness, Selections
+
+    memo = _memo()
+    memo.selections, memo.index_ready = Selections(), IndexReadiness()
+    services._count_ready(memo, "services-test/gone", True)
+    metrics.set_pods("services-test/gone", "services-test", "gone", {"instrumented": 1, "outdated": 0, "missing": 0})
+    memo.landings.expect("services-test/gone")
+    body = kopf.Body({"metadata": {"name": "gone", "namespace": "services-test", "uid": "u-gone"}})
+    asyncio.run(services.forget_deleted(body=body, namespace="services-test", memo=memo, type="DELETED"))
+    assert metrics.REGISTRY.get_sample_value("otelwire_monitoredservices", {"ready": "true"}) == 0.0
+    assert (
+        metrics.REGISTRY.get_sample_value(
+            "otelwire_pods", {"namespace": "services-test", "service": "gone", "state": "instrumented"}
+        )
+        is None
+    )
+    assert not memo.landings.awaited("services-test/gone", {"metadata": {"generation": 1}, "status": {}})
