@@ -217,3 +217,26 @@ def test_a_deleted_service_leaves_the_gauges_and_books() -> None:
         is None
     )
     assert not memo.landings.awaited("services-test/gone", {"metadata": {"generation": 1}, "status": {}})
+
+
+@pytest.mark.parametrize(
+    ("reason", "generation", "observed", "with_kopf_patch"),
+    [
+        ("create", 1, None, True),  # a new generation: with kopf's patch of its diff base
+        ("update", 2, 1, True),
+        ("update", 2, 2, False),  # labels changed, not the spec: written at once
+        ("resume", 2, 2, False),  # the operator restarted: written at once
+        ("resume", 3, 2, True),  # changed while the operator was away
+    ],
+)
+def test_the_handler_hands_kopf_only_a_new_generation_s_status(
+    monkeypatch: pytest.MonkeyPatch, reason: str, generation: int, observed: int | None, with_kopf_patch: bool
+) -> None:
+    given: list[Any] = []
+    monkeypatch.setattr(services, "_reconcile", lambda **kwargs: given.append(kwargs["patch"]))
+    state = _slim(generation, observed)
+    patch = kopf.Patch()
+    services.reconcile(
+        body=kopf.Body(state), status=kopf.Status(state["status"]), memo=_memo(), patch=patch, reason=reason
+    )
+    assert given == [patch if with_kopf_patch else None]

@@ -2,7 +2,8 @@
 
 Thin by design: each handler gathers facts (indexes, a probe, for patch mode a
 list of workloads), calls the pure planner and assessor, and writes the
-result to status -- only when it changed.  Re-assessment -- when a pod a
+result to status -- only when it changed; a new generation's status goes out
+with kopf's own patch of its diff base (one write, not two).  Re-assessment -- when a pod a
 service selects changes (``pods``), and every interval at the latest -- is
 ``reassessing.Reassessor``'s, one task for all services, running
 ``reassessment`` here; the status follows the pods within about a second
@@ -29,7 +30,7 @@ from otelwire.handlers import applying
 from otelwire.handlers.indexing import forget, pod_bucket
 from otelwire.handlers.kube import KubeError
 from otelwire.handlers.reassessing import Deferred
-from otelwire.handlers.runtime import Options, snapshot
+from otelwire.handlers.runtime import Options, handled, snapshot
 from otelwire.plan.workloads import owner_of_pod
 from otelwire.spec.model import API_GROUP, API_VERSION, PLURAL, MonitoredService, parse_monitored_service
 from otelwire.spec.problems import InvalidSpec
@@ -203,7 +204,6 @@ def reconcile(
     # would cost three API calls each.)
     old = kwargs.get("old") or {}
     was_patch = ((old.get("spec") or {}).get("injection") or {}).get("mode") == "patch"
-    reason = kwargs.get("reason")
     with memo.locks.lock(f"{body.metadata.namespace}/{body.metadata.name}"):
         _reconcile(
             body=body,
@@ -212,10 +212,11 @@ def reconcile(
             indexes=kwargs,
             apply=True,
             previously_patched=was_patch,
-            created=reason == "create",
-            # A resume (the operator restarted) changes no generation: its status, if any changed,
-            # is written at once, like a re-assessment's, which may run right after it.
-            patch=None if reason == "resume" else kwargs.get("patch"),
+            created=kwargs.get("reason") == "create",
+            # Only a new generation's status rides on kopf's patch: re-assessments wait for that
+            # one (``Landings``).  Any other (a resume, a change of labels) is written at once,
+            # like a re-assessment's, which may run right after it.
+            patch=None if handled(body) else kwargs.get("patch"),
         )
 
 
