@@ -68,7 +68,7 @@ def _write(
                 patch.status[key] = value
             memo.landings.expect(f"{body.metadata.namespace}/{body.metadata.name}")
         else:
-            # Re-assessments (and a resume) write here, with kube.py's retries: kopf does not retry
+            # Re-assessments, resumes and label changes write here, with kube.py's retries: kopf does not retry
             # a 409 on its own patch, and the re-assessment task has no kopf patch to ride on.
             meta = body.metadata
             path = f"/apis/{API_GROUP}/{API_VERSION}/namespaces/{meta.namespace}/{PLURAL}/{meta.name}/status"
@@ -227,9 +227,10 @@ def reassessment(memo: kopf.Memo, indexes: Mapping[str, Any]) -> Callable[[str, 
     back as ``kopf.TemporaryError`` with the delay to retry after.
     """
 
-    def reassess(key: str, raw: Mapping[str, Any]) -> None:
+    def reassess(key: str, _handed: Mapping[str, Any]) -> None:
         with memo.locks.lock(key):
-            # The latest body, read under the lock: a handler that held it may have changed the spec.
+            # The latest body, read under the lock, not the one handed in when the job started:
+            # a handler that held the lock meanwhile may have changed the spec or the status.
             latest = memo.reassessor.bodies.get(key)
             if latest is None:  # deleted since
                 return
