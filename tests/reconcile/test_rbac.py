@@ -20,6 +20,7 @@ from reconcile.harness import (
     Collector,
     Operator,
     apply_services_first,
+    condition,
     deployment,
     env_of,
     monitored_service,
@@ -65,7 +66,12 @@ def test_the_operator_works_under_its_own_rbac(crd: Plane, collector: Collector,
             90,
             explain=operator.tail,
         )
-        crd.kubectl("wait", "--for=condition=Ready", "msvc/shipping", "-n", ns, "--timeout=120s")
+        wait_for(
+            "the MonitoredService to turn Ready under the operator's RBAC",
+            lambda: condition(msvc(crd, ns, "shipping"), "Ready").get("status") == "True",
+            120,
+            explain=lambda: (msvc(crd, ns, "shipping").get("status"), operator.tail()),
+        )
         crd.kubectl("get", "daemonset", "otelwire-chrony", "-n", SYSTEM)
         crd.kubectl("get", "configmap", "otelwire-collector-rules", "-n", SYSTEM)
         assert msvc(crd, ns, "shipping")["status"]["workloads"]["instrumented"] == 1
