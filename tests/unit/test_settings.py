@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import kopf
 import pytest
 from otelwire.handlers.configuring import apply_settings
@@ -43,3 +46,73 @@ def test_kopfs_state_goes_to_the_status_not_to_annotations(monkeypatch: pytest.M
     assert isinstance(settings.persistence.diffbase_storage, kopf.StatusDiffBaseStorage)
     assert settings.persistence.finalizer == "otelwire.io/finalizer"
     assert settings.peering.lifetime == 7
+
+
+def _msvc(**parts: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": "otelwire.io/v1alpha1",
+        "kind": "MonitoredService",
+        "metadata": {
+            "name": "orders",
+            "namespace": "shop",
+            "uid": "u-1",
+            "generation": 3,
+            "resourceVersion": "812",
+            "finalizers": ["otelwire.io/finalizer"],
+            "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {"f:selector": {}}}}],
+        },
+        "spec": {"selector": {"matchLabels": {"app": "orders"}}, "injection": {"mode": "patch"}},
+        "status": {
+            "observedGeneration": 3,
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "kopf": {"diffbase": '{"spec": {}}', "progress": {"reconcile": {"retries": 1}}},
+        },
+    }
+    for path, value in parts.items():
+        target = body
+        *heads, last = path.split("__")
+        for head in heads:
+            target = target.setdefault(head, {})
+        if value is None:
+            target.pop(last, None)
+        else:
+            target[last] = value
+    return body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _msvc(),
+        _msvc(metadata__labels={"team": "shop", "tier": "backend"}),
+        _msvc(
+            metadata__annotations={
+                "kubectl.kubernetes.io/last-applied-configuration": "{}",  # dropped by kopf
+                "kopf.zalando.org/last-handled-configuration": "{}",  # another kopf operator's: dropped
+                "otelwire.io/owner": "platform",
+            }
+        ),
+        _msvc(metadata__labels={}, metadata__annotations={}),  # empty stanzas: dropped
+        _msvc(status=None),  # just created
+        _msvc(metadata=None),
+        _msvc(spec=None),
+        _msvc(spec__aliases=["legacy"], spec__clock={"sync": "chrony"}, extra={"top": [1, {"x": None}]}),
+    ],
+)
+def test_the_lean_diff_base_is_kopfs_own(body: dict[str, Any]) -> None:
+    settings = kopf.OperatorSettings()
+    apply_settings(settings, Options())
+    lean = settings.persistence.diffbase_storage
+    kopfs = kopf.StatusDiffBaseStorage(field="status.kopf.diffbase")
+    snapshot = copy.deepcopy(body)
+    assert lean.build(body=kopf.Body(body)) == kopfs.build(body=kopf.Body(body))
+    assert lean.build(body=kopf.Body(body), extra_fields=[]) == kopfs.build(body=kopf.Body(body), extra_fields=[])
+    picked = ["status.observedGeneration"]  # a field handler's extra field: kopf's own way
+    assert lean.build(body=kopf.Body(body), extra_fields=picked) == kopfs.build(
+        body=kopf.Body(body), extra_fields=picked
+    )
+    assert body == snapshot  # read, not changed
+    essence = lean.build(body=kopf.Body(body))
+    if "spec" in body:
+        essence["spec"]["changed"] = True  # a copy: the body's spec is not the essence's
+        assert "changed" not in body["spec"]

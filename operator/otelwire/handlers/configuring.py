@@ -16,7 +16,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kopf
 import prometheus_client
@@ -110,10 +110,34 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
         await _connect_webhook(memo, options, cert, kwargs["msvc_index"], peered=peered)
 
 
+class LeanDiffBaseStorage(kopf.StatusDiffBaseStorage):
+    """kopf's diff base in ``status.kopf.diffbase``, built without copying what it discards.
+
+    kopf's ``build`` deep-copies the whole body -- managed fields and status, most of a
+    MonitoredService -- and then deletes metadata and status, on every event of every
+    MonitoredService.  Handed a body of only what it keeps (all but metadata and status,
+    plus labels and annotations), the same code builds the same essence
+    (``tests/unit/test_settings.py`` compares the two).
+    """
+
+    def build(
+        self,
+        *,
+        body: kopf.Body,
+        extra_fields: Iterable[Any] | None = None,
+    ) -> Any:
+        if extra_fields:  # fields picked from anywhere: kopf's own way
+            return super().build(body=body, extra_fields=extra_fields)
+        metadata = body.get("metadata") or {}
+        lean: dict[str, Any] = {key: value for key, value in body.items() if key not in ("metadata", "status")}
+        lean["metadata"] = {key: metadata[key] for key in ("labels", "annotations") if key in metadata}
+        return super().build(body=cast(kopf.Body, lean), extra_fields=None)
+
+
 def apply_settings(settings: kopf.OperatorSettings, options: Options) -> None:
     """kopf's settings for otelwire: where its state goes, and what bounds its memory."""
     settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
-    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field="status.kopf.diffbase")
+    settings.persistence.diffbase_storage = LeanDiffBaseStorage(field="status.kopf.diffbase")
     settings.persistence.finalizer = "otelwire.io/finalizer"
     # kopf waits this long to see its own status patch come back before it handles the object's
     # next event; past it, it handles an older event and runs the creation handler a second time.
