@@ -30,6 +30,7 @@ from otelwire.handlers.mirroring import Lookup, Mirror
 from otelwire.handlers.probing import Prober
 from otelwire.handlers.reassessing import SETTLE, Reassessor
 from otelwire.handlers.runtime import (
+    DIFFBASE_FIELD,
     IndexReadiness,
     Landings,
     Options,
@@ -137,7 +138,7 @@ class LeanDiffBaseStorage(kopf.StatusDiffBaseStorage):
 def apply_settings(settings: kopf.OperatorSettings, options: Options) -> None:
     """kopf's settings for otelwire: where its state goes, and what bounds its memory."""
     settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
-    settings.persistence.diffbase_storage = LeanDiffBaseStorage(field="status.kopf.diffbase")
+    settings.persistence.diffbase_storage = LeanDiffBaseStorage(field=DIFFBASE_FIELD)
     settings.persistence.finalizer = "otelwire.io/finalizer"
     # kopf waits this long to see its own status patch come back before it handles the object's
     # next event; past it, it handles an older event and runs the creation handler a second time.

@@ -140,6 +140,9 @@ class ReconcileLocks:
             self._locks.pop(key, None)
 
 
+DIFFBASE_FIELD = "status.kopf.diffbase"  # where kopf keeps the last spec it handled
+
+
 def handled(body: Mapping[str, object]) -> bool:
     """Whether a MonitoredService's status is of its spec's current generation.
 

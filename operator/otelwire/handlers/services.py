@@ -15,7 +15,6 @@ becomes ``ConfigValid=False``/``Stalled=True``.  API errors raise
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -30,7 +29,7 @@ from otelwire.handlers import applying
 from otelwire.handlers.indexing import forget, pod_bucket
 from otelwire.handlers.kube import KubeError
 from otelwire.handlers.reassessing import Deferred
-from otelwire.handlers.runtime import Options, handled, snapshot
+from otelwire.handlers.runtime import DIFFBASE_FIELD, Options, handled, service_key, snapshot
 from otelwire.plan.workloads import owner_of_pod
 from otelwire.spec.model import API_GROUP, API_VERSION, PLURAL, MonitoredService, parse_monitored_service
 from otelwire.spec.problems import InvalidSpec
@@ -55,18 +54,19 @@ def _write(
     patch: kopf.Patch | None = None,
 ) -> None:
     # The gauges first: a client that sees the written status may scrape them at once.
-    _count_ready(memo, f"{body.metadata.namespace}/{body.metadata.name}", assessment.ready)
+    key = service_key(body)
+    _count_ready(memo, key, assessment.ready)
     current = _comparable(status)
     wanted = assessment.status
-    if any(current.get(key) != value for key, value in wanted.items()):
+    if any(current.get(field) != value for field, value in wanted.items()):
         if patch is not None:
             # A new generation's status goes out with kopf's patch of its diff base: one write
             # instead of two (status writes are the API server's largest cost in a burst of
             # new services, docs/benchmarks-cluster.md), and both land or neither does --
             # kopf retries its patch, and runs the handler again if it never landed.
-            for key, value in wanted.items():
-                patch.status[key] = value
-            memo.landings.expect(f"{body.metadata.namespace}/{body.metadata.name}")
+            for field, value in wanted.items():
+                patch.status[field] = value
+            memo.landings.expect(key)
         else:
             # Re-assessments, resumes and label changes write here, with kube.py's retries: kopf does not retry
             # a 409 on its own patch, and the re-assessment task has no kopf patch to ride on.
@@ -203,8 +203,8 @@ def reconcile(
     # that shows the switch: listing workloads on every reconcile of every webhook-mode service
     # would cost three API calls each.)
     old = kwargs.get("old") or {}
-    was_patch = ((old.get("spec") or {}).get("injection") or {}).get("mode") == "patch"
-    with memo.locks.lock(f"{body.metadata.namespace}/{body.metadata.name}"):
+    was_patch = _mode(old.get("spec") or {}) == "patch"
+    with memo.locks.lock(service_key(body)):
         _reconcile(
             body=body,
             status=status,
@@ -237,9 +237,8 @@ def reassessment(memo: kopf.Memo, indexes: Mapping[str, Any]) -> Callable[[str, 
             if memo.landings.awaited(key, latest):
                 raise Deferred(key)
             body = kopf.Body(cast(Any, latest))  # a plain dict, read-only here
-            patch_mode = (body.spec.get("injection") or {}).get("mode") == "patch"
             try:
-                _reconcile(body=body, status=body.status, memo=memo, indexes=indexes, apply=patch_mode)
+                _reconcile(body=body, status=body.status, memo=memo, indexes=indexes, apply=_mode(body.spec) == "patch")
             except kopf.TemporaryError:
                 raise
             except Exception as error:
@@ -270,24 +269,20 @@ def needs_finalizer(body: Mapping[str, Any], **_: Any) -> bool:
         or bool(spec.get("aliases"))
     ):
         return True
-    diffbase = ((body.get("status") or {}).get("kopf") or {}).get("diffbase")
     try:
-        handled_spec = json.loads(diffbase).get("spec") if isinstance(diffbase, str) else None
-    except (ValueError, AttributeError):
+        essence = _DIFFBASE.fetch(body=cast(kopf.Body, body))
+    except ValueError:
         return True  # unreadable: keep it, to be safe
+    handled_spec = essence.get("spec") if isinstance(essence, Mapping) else None
     return isinstance(handled_spec, Mapping) and _mode(handled_spec) == "patch"
+
+
+_DIFFBASE = kopf.StatusDiffBaseStorage(field=DIFFBASE_FIELD)  # read as kopf reads it
 
 
 def _mode(spec: Mapping[str, Any]) -> Any:
     injection = spec.get("injection") or {}
     return injection.get("mode") if isinstance(injection, Mapping) else None
-
-
-def _forget(memo: kopf.Memo, key: str) -> None:
-    _count_ready(memo, key, None)
-    metrics.forget_pods(key)
-    memo.locks.drop(key)
-    memo.landings.forget(key)
 
 
 @kopf.on.delete(*RESOURCE, when=needs_finalizer)
@@ -298,12 +293,12 @@ def release(*, body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     last MonitoredService wanting clock sync goes.
     """
     namespace = str(body.metadata.namespace)
-    key = f"{namespace}/{body.metadata.name}"
+    key = service_key(body)
     memo.clusterwide.sync(
         lambda: [each for each in memo.selections.all() if each.key != key],
         max_age=0,
     )
-    _forget(memo, key)  # (msvc_index stopped its re-assessment when it saw the deletion mark)
+    # The gauges and books go with the deletion event (``forget_deleted``), as for every service.
     try:
         ms = parse_monitored_service(body, namespace)
     except InvalidSpec:
@@ -330,5 +325,9 @@ async def forget_deleted(body: kopf.Body, namespace: str | None, memo: kopf.Memo
     """
     namespace = namespace or "default"
     name = str(body.metadata.get("name") or "")
+    key = f"{namespace}/{name}"
     forget(memo, namespace, name, str(body.metadata.get("uid") or ""))
-    _forget(memo, f"{namespace}/{name}")
+    _count_ready(memo, key, None)
+    metrics.forget_pods(key)
+    memo.locks.drop(key)
+    memo.landings.forget(key)
