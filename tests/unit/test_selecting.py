@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from cel_cases import monitored_service
 from otelwire.assess.assessing import live, owned_pods
-from otelwire.handlers.indexing import _parsed, msvc_index, pod_bucket, pod_keys
+from otelwire.handlers.indexing import _parsed, msvc_index
+from otelwire.handlers.podwatching import pod_bucket, pod_keys
 from otelwire.plan.selecting import SelectorIndex, select_services
 from otelwire.spec import MonitoredService, parse_monitored_service
 

@@ -108,22 +108,20 @@ def test_malloc_arenas_are_bounded_unless_the_environment_says_otherwise() -> No
     assert env_set.stdout.strip() == "False"
 
 
-def test_pod_event_successes_are_not_logged_but_everything_else_is() -> None:
-    import logging
-
+def test_kopf_handles_monitoredservices_only_and_never_watches_pods() -> None:
+    """Pods are otelwire's own watch (``podwatching``): a kopf handler on pods would make kopf
+    list them too, and hold every listed pod until all its indexes are listed."""
+    import otelwire.handlers  # noqa: F401
     from kopf._core.intents import registries
-    from otelwire.handlers.pods import QuietPodEvents
 
-    handler_ids = {str(h.id) for h in registries.get_default_registry()._watching.get_all_handlers()}
-    assert "wake_selecting_services" in handler_ids  # the message names the real handler
-
-    def record(level: int, msg: str) -> logging.LogRecord:
-        return logging.LogRecord("kopf.objects", level, __file__, 1, msg, None, None)
-
-    quiet = QuietPodEvents()
-    assert not quiet.filter(record(logging.INFO, "Handler 'wake_selecting_services' succeeded."))
-    assert quiet.filter(record(logging.ERROR, "Handler 'wake_selecting_services' failed temporarily: boom"))
-    assert quiet.filter(record(logging.INFO, "Handler 'reconcile' succeeded."))
+    registry = registries.get_default_registry()
+    handlers = [
+        h
+        for part in (registry._indexing, registry._watching, registry._changing, registry._spawning)
+        for h in part.get_all_handlers()
+    ]
+    assert handlers
+    assert {h.selector.any_name for h in handlers} == {"monitoredservices"}
 
 
 def test_only_deletions_reach_the_monitoredservice_event_handler() -> None:

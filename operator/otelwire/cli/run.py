@@ -205,10 +205,6 @@ def run(args: argparse.Namespace) -> int:
 
     formats = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
     kopf.configure(verbose=args.verbose, log_format=formats[args.log_format])
-    if not args.verbose:
-        from otelwire.handlers.pods import quiet_pod_events
-
-        quiet_pod_events()
     kopf.run(
         clusterwide=not args.namespaces,
         namespaces=args.namespaces or (),

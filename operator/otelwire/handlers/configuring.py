@@ -22,11 +22,12 @@ import kopf
 import prometheus_client
 
 from otelwire import metrics
-from otelwire.handlers import services
+from otelwire.handlers import pods, services
 from otelwire.handlers.clusterwide import Clusterwide
 from otelwire.handlers.companions import Companions
 from otelwire.handlers.kube import Kube, KubeError, load_config
 from otelwire.handlers.mirroring import Lookup, Mirror
+from otelwire.handlers.podwatching import PodWatch
 from otelwire.handlers.probing import Prober
 from otelwire.handlers.reassessing import SETTLE, Reassessor
 from otelwire.handlers.runtime import (
@@ -106,6 +107,16 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
         settle=SETTLE,
         retry_delay=lambda error: getattr(error, "delay", None) or 5.0,
         ready=lambda body: not memo.landings.awaited(service_key(body), body),
+    ).start()
+    namespaces, patterns = watched_namespaces()
+    memo.pods = PodWatch(
+        # Its own client, as the mirror's: each watch holds a connection for minutes, and the
+        # reconciles' client keeps its pool for their requests.
+        await asyncio.to_thread(load_config, os.environ.get("KUBECONFIG") or None),
+        () if patterns else namespaces,  # patterns: kopf resolves them; every pod is watched
+        loop=asyncio.get_running_loop(),
+        notify=lambda changed: pods.wake_selecting_services(memo, changed),
+        page=options.list_chunk_size,
     ).start()
     if cert is not None:
         await _connect_webhook(memo, options, cert, kwargs["msvc_index"], peered=peered)
@@ -283,6 +294,9 @@ async def shutdown(*, memo: kopf.Memo, **_: Any) -> None:
     mirror = getattr(memo, "mirror", None)
     if mirror is not None:
         mirror.stop()
+    pod_watch = getattr(memo, "pods", None)
+    if pod_watch is not None:
+        pod_watch.stop()
     path = getattr(memo, "registered", None)
     if path:
         try:

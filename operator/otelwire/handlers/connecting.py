@@ -27,7 +27,7 @@ import kopf
 from otelwire.handlers.runtime import watched_namespaces
 
 REQUEST_CONNECTIONS = 16  # concurrent non-watch requests; kopf's 8 workers and the daemons share them
-STREAMS_PER_NAMESPACE = 3  # MonitoredServices, pods, and a margin (peering, namespaces)
+STREAMS_PER_NAMESPACE = 3  # MonitoredServices, and a margin (peering, namespaces); pods: ``podwatching``
 
 
 def connection_limit(environ: dict[str, str] | None = None) -> int:

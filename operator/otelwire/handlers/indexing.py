@@ -1,26 +1,22 @@
-"""In-memory kopf indexes: MonitoredServices and pod skeletons, by namespace.
+"""The in-memory kopf index of MonitoredServices, by namespace.
 
 The webhook looks a pod's namespace up in ``msvc_index`` (O(1), no API call
-per admission); assessment reads ``pod_index`` instead of listing pods.  Only
-valid MonitoredServices are indexed -- an invalid one selects nothing, and
-its status says why -- and pods are kept as skeletons (``assess.facts``), not
-as full objects, under their namespace and under each of their labels, so a
-MonitoredService reads only the pods its selector's first label picks.
+per admission).  Only valid MonitoredServices are indexed -- an invalid one
+selects nothing, and its status says why.  Pods are not a kopf index: see
+``podwatching``.
 
-Both index functions are ``async`` although they never await: kopf runs a
-sync handler in its worker threads, and every pod event would then wait for
-a thread behind reconciles blocked on API calls -- the index (and so the
-webhook's view of new MonitoredServices) would lag by as much.
+The index function is ``async`` although it never awaits: kopf runs a sync
+handler in its worker threads, and every event would then wait for a thread
+behind reconciles blocked on API calls -- the index (and so the webhook's view
+of new MonitoredServices) would lag by as much.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
-from otelwire.assess.facts import pod_skeleton, remembered
 from otelwire.spec.model import API_GROUP, API_VERSION, PLURAL, MonitoredService, parse_monitored_service
 from otelwire.spec.problems import InvalidSpec
 
@@ -88,34 +84,3 @@ def forget(memo: kopf.Memo, namespace: str, name: str, uid: str) -> None:
     reassessor = getattr(memo, "reassessor", None)
     if reassessor is not None:
         reassessor.forget(f"{namespace}/{name}")
-
-
-def pod_keys(namespace: str, labels: Mapping[str, str]) -> list[str | tuple[str, str, str]]:
-    """Where a pod is indexed: its namespace, and (namespace, key, value) per label."""
-    # One tuple per (namespace, label, value), shared: kopf keeps each pod's index keys (to update
-    # and remove it later), and the pods of a workload have the same labels.
-    return [
-        namespace,
-        *(
-            remembered(("pod_index", namespace, key, value), (namespace, key, value))
-            for key, value in labels.items()
-            if isinstance(value, str)
-        ),
-    ]
-
-
-def pod_bucket(ms: MonitoredService) -> str | tuple[str, str, str]:
-    """The ``pod_index`` key holding every pod ``ms`` can select: its first matchLabels pair, or the namespace."""
-    pairs = ms.selector.match_labels
-    if pairs:
-        key, value = next(iter(pairs.items()))
-        return (ms.namespace, key, value)
-    return ms.namespace
-
-
-@kopf.index("v1", "pods")
-async def pod_index(
-    body: kopf.Body, namespace: str | None, **_: Any
-) -> dict[str | tuple[str, str, str], dict[str, Any]]:
-    skeleton = pod_skeleton(body)
-    return dict.fromkeys(pod_keys(namespace or "", body.metadata.labels), skeleton)

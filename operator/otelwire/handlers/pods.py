@@ -1,46 +1,33 @@
-"""Pod events wake the MonitoredServices that select the pod.
+"""Changed pods wake the MonitoredServices that select them.
 
 A pod created, scheduled, started or deleted changes what its MonitoredService
 reports (``Injected``, the workload counts, ``Ready``).  Rather than leaving
-that to the periodic re-assessment, each pod event wakes the re-assessment
-(``reassessing.Reassessor``) of every MonitoredService of the pod's
-namespace whose selector matches the pod's labels; it lets a burst of
-events settle for a moment and re-assesses once.  Nothing here calls the API.
+that to the periodic re-assessment, ``podwatching.PodWatch`` hands each batch
+of pods whose skeleton changed to ``wake_selecting_services`` on the event
+loop, which wakes the re-assessment (``reassessing.Reassessor``) of every
+MonitoredService of the pod's namespace whose selector matches the pod's
+labels; the re-assessment lets a burst settle for a moment and runs once.
+Nothing here calls the API.
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import kopf
 
 
-@kopf.on.event("v1", "pods")
-async def wake_selecting_services(body: kopf.Body, namespace: str | None, memo: kopf.Memo, **kwargs: Any) -> None:
-    if not namespace:
-        return
-    selection = memo.selections.get(namespace)
-    if len(selection):
-        memo.reassessor.wake(ms.key for ms in selection.matching(body.metadata.labels))
-
-
-class QuietPodEvents(logging.Filter):
-    """Drops kopf's INFO "Handler 'wake_selecting_services' succeeded." -- one per pod event.
-
-    At 1,000 services starting their pods that was thousands of lines saying
-    nothing, and ~4 % of the operator's CPU (formatting and writing them).
-    Failures are still logged; ``otelwire run -v`` keeps everything.
-    """
-
-    MESSAGE = "Handler 'wake_selecting_services' succeeded."  # kopf's words (execution.py)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.levelno == logging.INFO and record.msg == self.MESSAGE)
-
-
-def quiet_pod_events() -> None:
-    """Install :class:`QuietPodEvents` on kopf's per-object logger (once)."""
-    logger = logging.getLogger("kopf.objects")
-    if not any(isinstance(f, QuietPodEvents) for f in logger.filters):
-        logger.addFilter(QuietPodEvents())
+def wake_selecting_services(memo: kopf.Memo, changed: Iterable[tuple[str, Mapping[str, Any]]]) -> int:
+    """Wake the services selecting each (namespace, labels) of a changed pod; how many were woken."""
+    reassessor = getattr(memo, "reassessor", None)
+    if reassessor is None:
+        return 0
+    keys: set[str] = set()
+    for namespace, labels in changed:
+        if not namespace:
+            continue
+        selection = memo.selections.get(namespace)
+        if len(selection):
+            keys.update(ms.key for ms in selection.matching(labels))
+    return int(reassessor.wake(keys)) if keys else 0

@@ -26,8 +26,9 @@ from otelwire import metrics
 from otelwire.assess import assess, assess_invalid
 from otelwire.assess.assessing import Assessment, owned_pods
 from otelwire.handlers import applying
-from otelwire.handlers.indexing import forget, pod_bucket
+from otelwire.handlers.indexing import forget
 from otelwire.handlers.kube import KubeError
+from otelwire.handlers.podwatching import pod_bucket
 from otelwire.handlers.reassessing import Deferred
 from otelwire.handlers.runtime import DIFFBASE_FIELD, Options, handled, service_key, snapshot
 from otelwire.plan.workloads import owner_of_pod
@@ -36,6 +37,7 @@ from otelwire.spec.problems import InvalidSpec
 
 logger = logging.getLogger(__name__)
 RESOURCE = (API_GROUP, API_VERSION, PLURAL)
+PODS_LISTED_WAIT = 30.0  # seconds a reconcile waits at start-up for the pod watch's first listing
 
 
 def _now() -> str:
@@ -104,7 +106,6 @@ def _reconcile(
     """One reconcile; the caller holds the service's lock (``memo.locks``): its handler and its
     re-assessment run in different threads."""
     msvc_index: kopf.Index[str, Any] = indexes["msvc_index"]
-    pod_index: kopf.Index[str | tuple[str, str, str], Any] = indexes["pod_index"]
     started = time.perf_counter()
     previous = status.get("conditions") or []
     namespace = str(body.metadata.namespace)
@@ -135,7 +136,13 @@ def _reconcile(
     except KubeError as error:
         metrics.RECONCILIATIONS.labels("error").inc()
         raise kopf.TemporaryError(str(error), delay=10) from error
-    pods = owned_pods(ms, selection, snapshot(pod_index.get(pod_bucket(ms), ())))
+    if not memo.pods.wait(PODS_LISTED_WAIT):
+        # What kopf's pod index did by holding every handler back: no "0 pods" status from a
+        # store still being filled (a restart would flip Ready off and on).
+        raise kopf.TemporaryError(
+            f"pods not listed yet (waited {PODS_LISTED_WAIT:.0f}s); see the pod watch's log", delay=10
+        )
+    pods = owned_pods(ms, selection, memo.pods.get(pod_bucket(ms)))
     probe = memo.prober.check(ms)
     clock = memo.clusterwide.clock_facts() if ms.spec.clock.sync == "chrony" else None
     assessment = assess(

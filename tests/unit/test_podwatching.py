@@ -1,0 +1,264 @@
+"""otelwire's own pod watch (``handlers.podwatching``): the store, listing in pages, the watch stream, wakes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes import client
+from otelwire.handlers.pods import wake_selecting_services
+from otelwire.handlers.podwatching import PodStore, PodWatch, _lines
+from otelwire.handlers.runtime import Selections
+from otelwire.spec.model import parse_monitored_service
+
+
+def pod(
+    name: str,
+    labels: dict[str, str] | None = None,
+    *,
+    namespace: str = "shop",
+    phase: str = "Pending",
+    node: str | None = None,
+    version: str = "1",
+    **extra_meta: Any,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {"containers": [{"name": "app", "image": "shop/app:1"}]}
+    if node:
+        spec["nodeName"] = node
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": f"uid-{namespace}-{name}",
+            "labels": labels if labels is not None else {"app": name},
+            "resourceVersion": version,
+            **extra_meta,
+        },
+        "spec": spec,
+        "status": {"phase": phase},
+    }
+
+
+def names(found: list[dict[str, Any]]) -> list[str]:
+    return sorted(p["metadata"]["name"] for p in found)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "reported"),
+    [
+        (None, pod("a"), True),  # new
+        (pod("a"), pod("a", version="2"), False),  # a new resourceVersion, the same skeleton
+        (pod("a"), pod("a", managedFields=[{"manager": "kwok"}]), False),  # parts a skeleton drops
+        (pod("a"), pod("a", node="node-1"), True),  # scheduled
+        (pod("a", node="node-1"), pod("a", node="node-1", phase="Running"), True),  # started
+        (pod("a"), pod("a", {"app": "a", "tier": "web"}), True),  # relabelled
+        (pod("a"), pod("a", deletionTimestamp="2026-11-26T00:00:00Z"), True),  # terminating
+    ],
+)
+def test_only_a_changed_skeleton_is_reported(
+    before: dict[str, Any] | None, after: dict[str, Any], reported: bool
+) -> None:
+    store = PodStore()
+    if before is not None:
+        store.put(before)
+    found = store.put(after)
+    assert (found is not None) is reported
+    if found is not None:
+        assert found == ("shop", after["metadata"]["labels"])
+    assert len(store) == 1
+
+
+def test_pods_are_filed_under_their_namespace_and_each_label_pair() -> None:
+    store = PodStore()
+    store.put(pod("a", {"app": "orders", "tier": "web"}))
+    store.put(pod("b", {"app": "orders"}))
+    store.put(pod("c", {"app": "cart"}, namespace="bank"))
+    assert names(store.get("shop")) == ["a", "b"]
+    assert names(store.get(("shop", "app", "orders"))) == ["a", "b"]
+    assert names(store.get(("shop", "tier", "web"))) == ["a"]
+    assert store.get(("shop", "app", "cart")) == []
+    # Relabelled: it leaves the buckets of the labels it lost.
+    store.put(pod("a", {"app": "cart"}))
+    assert names(store.get(("shop", "app", "orders"))) == ["b"]
+    assert store.get(("shop", "tier", "web")) == []
+    assert names(store.get(("shop", "app", "cart"))) == ["a"]
+    # Kept as skeletons, never as the pods the API served.
+    (kept,) = store.get(("shop", "app", "cart"))
+    assert "resourceVersion" not in kept["metadata"] and "uid" not in kept["metadata"]
+
+
+def test_a_deleted_pod_leaves_every_bucket_and_is_reported_once() -> None:
+    store = PodStore()
+    store.put(pod("a", {"app": "orders"}))
+    assert store.remove(pod("a", {"app": "orders"})) == ("shop", {"app": "orders"})
+    assert store.remove(pod("a", {"app": "orders"})) is None
+    assert store.get("shop") == [] and store.get(("shop", "app", "orders")) == [] and len(store) == 0
+
+
+def test_a_listing_replaces_its_scope_and_reports_what_changed_there() -> None:
+    store = PodStore()
+    store.replace(None, [pod("a"), pod("b"), pod("x", namespace="bank")])
+    changed = store.replace("shop", [pod("a"), pod("c")])  # b is gone, c is new, a is unchanged
+    assert sorted(changed, key=lambda c: str(c[1])) == [("shop", {"app": "b"}), ("shop", {"app": "c"})]
+    assert names(store.get("shop")) == ["a", "c"]
+    assert names(store.get("bank")) == ["x"], "another namespace's listing is not this one's to replace"
+    store.replace(None, [])
+    assert len(store) == 0
+
+
+@pytest.mark.parametrize(
+    ("chunks", "lines"),
+    [
+        ([b'{"a":1}\n{"b":2}\n'], [b'{"a":1}', b'{"b":2}']),
+        ([b'{"a"', b":1}\n", b'{"b":2}'], [b'{"a":1}', b'{"b":2}']),  # split lines, no final newline
+        ([b"\n\n", b'{"a":1}\n\n'], [b'{"a":1}']),  # blank lines
+        ([b'{"a":', b"", b"1", b"}\n"], [b'{"a":1}']),
+        ([], []),
+    ],
+)
+def test_watch_lines_across_chunks(chunks: list[bytes], lines: list[bytes]) -> None:
+    assert list(_lines(_Response(chunks=chunks))) == lines
+
+
+class _Response:
+    def __init__(self, data: bytes = b"", chunks: list[bytes] | None = None) -> None:
+        self.data = data
+        self.chunks = chunks or []
+        self.closed = False
+
+    def stream(self, amt: Any = None, decode_content: bool = False) -> Iterator[bytes]:
+        yield from self.chunks
+
+    def release_conn(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _Core:
+    """The two list calls PodWatch makes, answered from a script."""
+
+    def __init__(self, pages: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
+        self.pages = pages
+        self.events = events
+        self.calls: list[dict[str, Any]] = []
+
+    def list_namespaced_pod(self, namespace: str, **kwargs: Any) -> _Response:
+        self.calls.append({"namespace": namespace, **kwargs})
+        if kwargs.get("watch"):
+            return _Response(chunks=[json.dumps(e).encode() + b"\n" for e in self.events])
+        return _Response(data=json.dumps(self.pages.pop(0)).encode())
+
+
+def _watch(core: _Core, changed: list[Any] | None = None, namespaces: tuple[str, ...] = ("shop",)) -> PodWatch:
+    watch = PodWatch(
+        client.ApiClient(client.Configuration()),
+        namespaces,
+        notify=None if changed is None else changed.extend,
+        page=2,
+    )
+    watch.core = core  # type: ignore[assignment]
+    return watch
+
+
+def test_a_listing_comes_in_pages_and_the_watch_resumes_from_its_version() -> None:
+    core = _Core(
+        pages=[
+            {"metadata": {"continue": "t1"}, "items": [pod("a"), pod("b")]},
+            {"metadata": {"resourceVersion": "42"}, "items": [pod("c")]},
+        ],
+        events=[
+            {"type": "ADDED", "object": pod("d", version="43")},
+            {"type": "MODIFIED", "object": pod("a", node="n1", version="44")},
+            {"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "50"}}},
+            {"type": "DELETED", "object": pod("b", version="51")},
+        ],
+    )
+    changed: list[Any] = []
+    watch = _watch(core, changed)
+    assert not watch.synced
+    assert watch._list("shop") == "42"
+    assert watch.synced and watch.wait(0)
+    assert [c.get("_continue") for c in core.calls] == [None, "t1"]
+    assert all(c["limit"] == 2 for c in core.calls)
+    assert names(watch.get("shop")) == ["a", "b", "c"]
+    assert watch._watch("shop", "42") == "51"
+    (call,) = [c for c in core.calls if c.get("watch")]
+    assert call["resource_version"] == "42" and call["allow_watch_bookmarks"] is True
+    assert names(watch.get("shop")) == ["a", "c", "d"]
+    assert [c[1]["app"] for c in changed] == ["a", "b", "c", "d", "a", "b"]
+
+
+def test_an_expired_version_in_the_stream_means_list_again() -> None:
+    gone = {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old"}}
+    watch = _watch(_Core(pages=[], events=[{"type": "ADDED", "object": pod("a")}, gone]))
+    assert watch._watch("shop", "7") is None
+    forbidden = {"type": "ERROR", "object": {"kind": "Status", "code": 403, "reason": "Forbidden", "message": "no"}}
+    with pytest.raises(RuntimeError, match="Forbidden"):
+        _watch(_Core(pages=[], events=[forbidden]))._watch("shop", "7")
+
+
+def test_synced_once_every_namespace_was_listed() -> None:
+    watch = _watch(_Core([], []), namespaces=("shop", "bank"))
+    watch.listed("shop", [pod("a")])
+    assert not watch.synced
+    watch.listed("bank", [])
+    assert watch.synced
+
+
+def test_changes_reach_the_event_loop_in_batches() -> None:
+    async def scenario() -> list[list[Any]]:
+        batches: list[list[Any]] = []
+        watch = PodWatch(
+            client.ApiClient(client.Configuration()), ("shop",), loop=asyncio.get_running_loop(), notify=batches.append
+        )
+        # As the watch thread would: three changes before the loop gets to run the flush.
+        await asyncio.to_thread(lambda: [watch.event("ADDED", pod(n)) for n in ("a", "b", "c")])
+        await asyncio.sleep(0)
+        watch.event("MODIFIED", pod("a", node="n1"))
+        watch.event("MODIFIED", pod("a", node="n1", version="9"))  # no change: not reported
+        await asyncio.sleep(0)
+        return batches
+
+    batches = asyncio.run(scenario())
+    assert [[c[1]["app"] for c in batch] for batch in batches] == [["a", "b", "c"], ["a"]]
+
+
+class _Reassessor:
+    def __init__(self) -> None:
+        self.woken: list[str] = []
+
+    def wake(self, keys: Any) -> int:
+        found = sorted(keys)
+        self.woken.extend(found)
+        return len(found)
+
+
+class _Memo:
+    def __init__(self) -> None:
+        self.selections = Selections()
+        self.reassessor = _Reassessor()
+
+
+def _service(name: str, namespace: str, selector: dict[str, Any]) -> Any:
+    body = {"metadata": {"name": name, "namespace": namespace, "uid": name}, "spec": {"selector": selector}}
+    return parse_monitored_service(body, namespace)
+
+
+def test_a_changed_pod_wakes_the_services_selecting_it_in_its_namespace() -> None:
+    memo = _Memo()
+    memo.selections.put("shop", "orders", _service("orders", "shop", {"matchLabels": {"app": "orders"}}))
+    memo.selections.put(
+        "shop", "all", _service("all", "shop", {"matchExpressions": [{"key": "app", "operator": "Exists"}]})
+    )
+    memo.selections.put("bank", "orders", _service("orders", "bank", {"matchLabels": {"app": "orders"}}))
+    woken = wake_selecting_services(
+        memo,  # type: ignore[arg-type]
+        [("shop", {"app": "orders"}), ("shop", {"app": "orders"}), ("shop", {"tier": "web"}), ("", {"app": "x"})],
+    )
+    assert memo.reassessor.woken == ["shop/all", "shop/orders"] and woken == 2
+    assert wake_selecting_services(memo, [("elsewhere", {"app": "orders"})]) == 0  # type: ignore[arg-type]
