@@ -116,3 +116,28 @@ def test_the_lean_diff_base_is_kopfs_own(body: dict[str, Any]) -> None:
     if "spec" in body:
         essence["spec"]["changed"] = True  # a copy: the body's spec is not the essence's
         assert "changed" not in body["spec"]
+
+
+@pytest.mark.parametrize(
+    "essence",
+    [
+        {"spec": {"selector": {"matchLabels": {"app": "orders"}}}},
+        {"spec": {}, "metadata": {"labels": {"team": "shop"}}},
+        {},
+        {"spec": {"a": 1}, "status": {"kopf": {"progress": {"reconcile": {"retries": 1}}}, "other": 1}},
+        {"status": {"kopf": {"progress": {"reconcile": {}}}}},  # nothing left: kopf drops the stanzas
+        {"status": {"observedGeneration": 2}},
+    ],
+)
+def test_the_lean_progress_clear_is_kopfs_own(essence: dict[str, Any]) -> None:
+    settings = kopf.OperatorSettings()
+    apply_settings(settings, Options())
+    lean = settings.persistence.progress_storage
+    kopfs = kopf.StatusProgressStorage(field="status.kopf.progress")
+    snapshot = copy.deepcopy(essence)
+    assert lean.clear(essence=copy.deepcopy(essence)) == kopfs.clear(essence=copy.deepcopy(essence))
+    cleared = lean.clear(essence=essence)
+    if "status" in essence:
+        assert cleared is not essence and essence == snapshot  # kopf's way: a cleared copy
+    else:
+        assert cleared is essence  # nothing to clear: no copy

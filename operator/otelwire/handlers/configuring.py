@@ -146,9 +146,25 @@ class LeanDiffBaseStorage(kopf.StatusDiffBaseStorage):
         return super().build(body=cast(kopf.Body, lean), extra_fields=None)
 
 
+class LeanProgressStorage(kopf.StatusProgressStorage):
+    """kopf's handler progress in ``status.kopf.progress``; its ``clear`` without a copy where it is a no-op.
+
+    kopf clears both diff-base essences of every MonitoredService event (the stored
+    one and the one just built) of its progress field, deep-copying each first.  An
+    essence with no ``status`` -- the lean diff base never has one -- holds nothing
+    to clear: it is handed back as it is (both are fresh objects kopf made for this
+    event).  Any other goes through kopf's own ``clear``.
+    """
+
+    def clear(self, *, essence: Any) -> Any:
+        if isinstance(essence, dict) and "status" not in essence:
+            return essence
+        return super().clear(essence=essence)
+
+
 def apply_settings(settings: kopf.OperatorSettings, options: Options) -> None:
     """kopf's settings for otelwire: where its state goes, and what bounds its memory."""
-    settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
+    settings.persistence.progress_storage = LeanProgressStorage(field="status.kopf.progress")
     settings.persistence.diffbase_storage = LeanDiffBaseStorage(field=DIFFBASE_FIELD)
     settings.persistence.finalizer = "otelwire.io/finalizer"
     # kopf waits this long to see its own status patch come back before it handles the object's
