@@ -139,34 +139,34 @@ class _Response:
         self.closed = True
 
 
-class _Core:
-    """The two list calls PodWatch makes, answered from a script."""
+class _Server:
+    """The GETs PodWatch makes, answered from a script."""
 
     def __init__(self, pages: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
         self.pages = pages
         self.events = events
         self.calls: list[dict[str, Any]] = []
 
-    def list_namespaced_pod(self, namespace: str, **kwargs: Any) -> _Response:
-        self.calls.append({"namespace": namespace, **kwargs})
-        if kwargs.get("watch"):
+    def __call__(self, scope: str | None, query: dict[str, str], timeout: Any) -> _Response:
+        self.calls.append({"scope": scope, **query})
+        if query.get("watch"):
             return _Response(chunks=[json.dumps(e).encode() + b"\n" for e in self.events])
         return _Response(data=json.dumps(self.pages.pop(0)).encode())
 
 
-def _watch(core: _Core, changed: list[Any] | None = None, namespaces: tuple[str, ...] = ("shop",)) -> PodWatch:
+def _watch(server: _Server, changed: list[Any] | None = None, namespaces: tuple[str, ...] = ("shop",)) -> PodWatch:
     watch = PodWatch(
         client.ApiClient(client.Configuration()),
         namespaces,
         notify=None if changed is None else changed.extend,
         page=2,
     )
-    watch.core = core  # type: ignore[assignment]
+    watch._request = server  # type: ignore[method-assign]
     return watch
 
 
 def test_a_listing_comes_in_pages_and_the_watch_resumes_from_its_version() -> None:
-    core = _Core(
+    server = _Server(
         pages=[
             {"metadata": {"continue": "t1"}, "items": [pod("a"), pod("b")]},
             {"metadata": {"resourceVersion": "42"}, "items": [pod("c")]},
@@ -179,31 +179,31 @@ def test_a_listing_comes_in_pages_and_the_watch_resumes_from_its_version() -> No
         ],
     )
     changed: list[Any] = []
-    watch = _watch(core, changed)
+    watch = _watch(server, changed)
     assert not watch.synced
     assert watch._list("shop") == "42"
     assert watch.synced and watch.wait(0)
-    assert [c.get("_continue") for c in core.calls] == [None, "t1"]
-    assert all(c["limit"] == 2 for c in core.calls)
+    assert [c.get("continue") for c in server.calls] == [None, "t1"]
+    assert all(c["limit"] == "2" and c["scope"] == "shop" for c in server.calls)
     assert names(watch.get("shop")) == ["a", "b", "c"]
     assert watch._watch("shop", "42") == "51"
-    (call,) = [c for c in core.calls if c.get("watch")]
-    assert call["resource_version"] == "42" and call["allow_watch_bookmarks"] is True
+    (call,) = [c for c in server.calls if c.get("watch")]
+    assert call["resourceVersion"] == "42" and call["allowWatchBookmarks"] == "true"
     assert names(watch.get("shop")) == ["a", "c", "d"]
     assert [c[1]["app"] for c in changed] == ["a", "b", "c", "d", "a", "b"]
 
 
 def test_an_expired_version_in_the_stream_means_list_again() -> None:
     gone = {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old"}}
-    watch = _watch(_Core(pages=[], events=[{"type": "ADDED", "object": pod("a")}, gone]))
+    watch = _watch(_Server(pages=[], events=[{"type": "ADDED", "object": pod("a")}, gone]))
     assert watch._watch("shop", "7") is None
     forbidden = {"type": "ERROR", "object": {"kind": "Status", "code": 403, "reason": "Forbidden", "message": "no"}}
     with pytest.raises(RuntimeError, match="Forbidden"):
-        _watch(_Core(pages=[], events=[forbidden]))._watch("shop", "7")
+        _watch(_Server(pages=[], events=[forbidden]))._watch("shop", "7")
 
 
 def test_synced_once_every_namespace_was_listed() -> None:
-    watch = _watch(_Core([], []), namespaces=("shop", "bank"))
+    watch = _watch(_Server([], []), namespaces=("shop", "bank"))
     watch.listed("shop", [pod("a")])
     assert not watch.synced
     watch.listed("bank", [])
@@ -211,21 +211,23 @@ def test_synced_once_every_namespace_was_listed() -> None:
 
 
 def test_changes_reach_the_event_loop_in_batches() -> None:
-    async def scenario() -> list[list[Any]]:
+    loop = asyncio.new_event_loop()
+    try:
         batches: list[list[Any]] = []
-        watch = PodWatch(
-            client.ApiClient(client.Configuration()), ("shop",), loop=asyncio.get_running_loop(), notify=batches.append
-        )
-        # As the watch thread would: three changes before the loop gets to run the flush.
-        await asyncio.to_thread(lambda: [watch.event("ADDED", pod(n)) for n in ("a", "b", "c")])
-        await asyncio.sleep(0)
+        watch = PodWatch(client.ApiClient(client.Configuration()), ("shop",), loop=loop, notify=batches.append)
+        # Three changes before the loop gets to run: one flush on its way, taking all three.
+        for name in ("a", "b", "c"):
+            watch.event("ADDED", pod(name))
+        assert batches == [] and len(loop._ready) == 1  # type: ignore[attr-defined]
+        loop.run_until_complete(asyncio.sleep(0))
         watch.event("MODIFIED", pod("a", node="n1"))
         watch.event("MODIFIED", pod("a", node="n1", version="9"))  # no change: not reported
-        await asyncio.sleep(0)
-        return batches
-
-    batches = asyncio.run(scenario())
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.run_until_complete(asyncio.sleep(0))
+    finally:
+        loop.close()
     assert [[c[1]["app"] for c in batch] for batch in batches] == [["a", "b", "c"], ["a"]]
+    watch.event("DELETED", pod("b"))  # the loop is closed (the operator exiting): dropped, no error
 
 
 class _Reassessor:

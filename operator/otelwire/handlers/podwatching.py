@@ -33,6 +33,7 @@ import contextlib
 import json
 import logging
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +74,13 @@ def pod_bucket(ms: MonitoredService) -> Key:
         key, value = next(iter(pairs.items()))
         return (ms.namespace, key, value)
     return ms.namespace
+
+
+class PodWatchError(Exception):
+    def __init__(self, status: int, body: Any) -> None:
+        self.status = status
+        text = body.decode(errors="replace") if isinstance(body, bytes) else str(body)
+        super().__init__(f"HTTP {status}: {text[:300]}")
 
 
 class PodStore:
@@ -169,9 +177,7 @@ class PodWatch:
         backoff: float = 1.0,
         page: int = PAGE,
     ) -> None:
-        from kubernetes import client
-
-        self.core = client.CoreV1Api(api)
+        self.api = api
         self.store = PodStore()
         self.scopes: tuple[str | None, ...] = tuple(namespaces) or (None,)  # None: cluster-wide
         self.loop = loop
@@ -249,10 +255,23 @@ class PodWatch:
             except Exception:
                 logger.exception("pod changes not delivered")
 
-    def _request(self, scope: str | None, **kwargs: Any) -> Any:
-        if scope is None:
-            return self.core.list_pod_for_all_namespaces(_preload_content=False, **kwargs)
-        return self.core.list_namespaced_pod(scope, _preload_content=False, **kwargs)
+    def _request(self, scope: str | None, query: Mapping[str, str], timeout: Any) -> Any:
+        """GET the pods of ``scope``; the unread urllib3 response (an error status raises ``PodWatchError``).
+
+        Through the ApiClient's own request path, as ``kube.Kube`` does, rather than
+        ``CoreV1Api``: importing that generated module alone costs 20 MB of RSS.
+        """
+        path = "/api/v1/pods" if scope is None else f"/api/v1/namespaces/{scope}/pods"
+        _, url, headers, _, _ = self.api.param_serialize(
+            "GET",
+            f"{path}?{urllib.parse.urlencode(query)}",
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        response = self.api.call_api("GET", url, header_params=headers, _request_timeout=timeout)
+        if response.status != 200:
+            raise PodWatchError(int(response.status), response.read())
+        return response.response
 
     def _run(self, scope: str | None) -> None:
         delay = self.backoff
@@ -283,12 +302,10 @@ class PodWatch:
             # of one page at most are held at a time.
             token: str | None = None
             while True:
-                kwargs: dict[str, Any] = {"_request_timeout": 60}
-                if self.page:  # 0: in one response
-                    kwargs["limit"] = self.page
+                query = {"limit": str(self.page)} if self.page else {}  # no limit: in one response
                 if token:
-                    kwargs["_continue"] = token
-                response = self._request(scope, **kwargs)
+                    query["continue"] = token
+                response = self._request(scope, query, 60)
                 try:
                     page = json.loads(response.data)
                 finally:
@@ -305,14 +322,13 @@ class PodWatch:
 
     def _watch(self, scope: str | None, version: str) -> str | None:
         """Follow one watch from ``version``; the last resourceVersion seen, or None to list again."""
-        response = self._request(
-            scope,
-            watch=True,
-            resource_version=version,
-            allow_watch_bookmarks=True,
-            timeout_seconds=WATCH_SECONDS,
-            _request_timeout=(10, WATCH_SECONDS + 30),
-        )
+        query = {
+            "watch": "true",
+            "resourceVersion": version,
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(WATCH_SECONDS),
+        }
+        response = self._request(scope, query, (10, WATCH_SECONDS + 30))
         self._responses[scope] = response
         try:
             for line in _lines(response):
@@ -355,7 +371,6 @@ def _lines(response: Any) -> Iterator[bytes]:
 
 
 def _brief(error: BaseException) -> str:
-    status = getattr(error, "status", None)
-    if status is not None:
-        return f"HTTP {status} {getattr(error, 'reason', '')}".strip()
+    if isinstance(error, PodWatchError):
+        return str(error)  # the API server's message: what RBAC or the server refused
     return f"{type(error).__name__}: {error}"[:300]
