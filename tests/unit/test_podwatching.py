@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -207,7 +208,17 @@ def test_synced_once_every_namespace_was_listed() -> None:
     watch.listed("shop", [pod("a")])
     assert not watch.synced
     watch.listed("bank", [])
-    assert watch.synced
+    assert watch.synced and watch.wait(30)
+
+
+def test_after_one_wait_ran_out_the_next_ones_do_not_block() -> None:
+    watch = _watch(_Server([], []))
+    assert not watch.wait(0.05)
+    started = time.monotonic()
+    assert not watch.wait(30)
+    assert time.monotonic() - started < 1
+    watch.listed("shop", [])
+    assert watch.wait(30)
 
 
 def test_changes_reach_the_event_loop_in_batches() -> None:

@@ -187,6 +187,7 @@ class PodWatch:
         self._unlisted = set(self.scopes)
         self._lock = threading.Lock()
         self._listed = threading.Event()
+        self._waited_out = False
         self._stopping = threading.Event()
         self._pending: list[Changed] = []
         self._flushing = False
@@ -197,8 +198,18 @@ class PodWatch:
         return self._listed.is_set()
 
     def wait(self, timeout: float) -> bool:
-        """Block until every scope was listed once (or ``timeout``); whether it was."""
-        return self._listed.wait(timeout)
+        """Block until every scope was listed once (or ``timeout``); whether it was.
+
+        Once a wait has run out, later ones do not block: a listing that keeps failing
+        (RBAC, say; the thread logs why) must not hold every reconcile thread for the
+        whole ``timeout`` in turn.  They ask again until it succeeds.
+        """
+        if self._waited_out:
+            return self._listed.is_set()
+        listed = self._listed.wait(timeout)
+        if not listed:
+            self._waited_out = True
+        return listed
 
     def get(self, key: Key) -> list[dict[str, Any]]:
         return self.store.get(key)
