@@ -17,7 +17,18 @@ from pathlib import Path
 
 from plane import Plane
 
-from reconcile.harness import Collector, Operator, condition, deployment, env_of, monitored_service, pods, wait_for
+from reconcile.harness import (
+    Collector,
+    Operator,
+    condition,
+    deployment,
+    env_of,
+    monitored_service,
+    msvc,
+    pods,
+    running_operator,
+    wait_for,
+)
 
 
 def _converged(plane: Plane, ns: str, expected: int) -> bool:
@@ -147,3 +158,31 @@ def test_pods_created_right_after_a_restart_are_injected(crd: Plane, collector: 
     finally:
         operator.stop()
         crd.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+def test_a_restart_among_running_pods_keeps_ready_as_it_was(crd: Plane, collector: Collector, tmp_path: Path) -> None:
+    """A restarted operator assesses only once its pod watch has listed: no "0 pods" in between.
+
+    The pods exist before the operator starts; the first reconciles (kopf's resume) and the
+    re-assessments (every 2 s here) must not read a half-filled pod store. A Ready that went
+    False and back would carry a new ``lastTransitionTime``.
+    """
+    ns = crd.create_namespace("restart-ready")
+    names = [f"steady-{i}" for i in range(20)]
+    try:
+        with running_operator(crd, tmp_path, verbose=False):
+            crd.apply([monitored_service(name, ns, collector.endpoint) for name in names])
+            crd.apply([deployment(name, ns, replicas=2) for name in names])
+            wait_for("all Ready", lambda: all(_ready(crd, ns, name) for name in names), 90)
+            before = {name: condition(msvc(crd, ns, name), "Ready") for name in names}
+        with running_operator(crd, tmp_path, verbose=False) as operator:
+            time.sleep(8)  # resumes, and three rounds of re-assessment
+            after = {name: condition(msvc(crd, ns, name), "Ready") for name in names}
+            assert "pods not listed yet" not in operator.log_path.read_text(errors="replace")
+        assert after == before
+    finally:
+        crd.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+def _ready(plane: Plane, ns: str, name: str) -> bool:
+    return condition(msvc(plane, ns, name), "Ready").get("status") == "True"
