@@ -40,6 +40,10 @@ def test_pod_changes_update_the_status_without_waiting_for_the_interval(
         crd.apply([deployment("tracked", ns, replicas=1)])
         crd.kubectl("wait", "--for=condition=Ready", "msvc/tracked", "-n", ns, "--timeout=30s")
         assert _workloads(crd, ns, "tracked")["instrumented"] == 1
+        # The status written on a pod's wake-up is otelwire's in managedFields, not the generated client's.
+        written = crd.kubectl_json("get", "msvc", "tracked", "-n", ns, "--show-managed-fields")["metadata"]
+        status_managers = {m["manager"] for m in written["managedFields"] if m.get("subresource") == "status"}
+        assert status_managers <= {"otelwire", "kopf"} and "otelwire" in status_managers, written["managedFields"]
 
         crd.kubectl("scale", "deployment/tracked", "-n", ns, "--replicas=3")
         wait_for(

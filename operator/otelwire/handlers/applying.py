@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from otelwire.handlers.kube import Kube, KubeError, workload_path
+from otelwire.handlers.kube import MANAGER, Kube, KubeError, workload_path
 from otelwire.plan import selecting, serverside
 from otelwire.plan.planning import plan_for
 from otelwire.plan.plans import INJECTED_ANNOTATION, OWNER_ANNOTATION, Workload
@@ -27,7 +27,6 @@ from otelwire.plan.workloads import PATCHABLE_KINDS
 from otelwire.spec.model import MonitoredService
 
 logger = logging.getLogger(__name__)
-MANAGER = "otelwire"
 
 
 @dataclass

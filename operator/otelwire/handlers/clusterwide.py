@@ -20,12 +20,11 @@ from typing import Any
 
 from otelwire.assess.facts import ClockFacts
 from otelwire.clusterwide import chrony, renaming
-from otelwire.handlers.kube import Kube, KubeError
+from otelwire.handlers.kube import MANAGER, Kube, KubeError
 from otelwire.handlers.runtime import Options
 from otelwire.spec.model import MonitoredService
 
 logger = logging.getLogger(__name__)
-MANAGER = "otelwire"
 
 
 def _digest(objects: Sequence[Mapping[str, Any]]) -> str:

@@ -17,10 +17,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from otelwire.companions import podmonitor
-from otelwire.handlers.kube import Kube, KubeError
+from otelwire.handlers.kube import MANAGER, Kube, KubeError
 from otelwire.spec.model import API_GROUP, API_VERSION, KIND, MonitoredService
 
-MANAGER = "otelwire"
 DISCOVERY_TTL = 300.0
 
 

@@ -25,7 +25,7 @@ from otelwire import metrics
 from otelwire.handlers import pods, services
 from otelwire.handlers.clusterwide import Clusterwide
 from otelwire.handlers.companions import Companions
-from otelwire.handlers.kube import Kube, KubeError, load_config
+from otelwire.handlers.kube import MANAGER, Kube, KubeError, load_config
 from otelwire.handlers.mirroring import Lookup, Mirror
 from otelwire.handlers.podwatching import PodWatch
 from otelwire.handlers.probing import Prober
@@ -268,7 +268,7 @@ async def _connect_webhook(
             local=True,
         )
         path = f"{CONFIG_PATH}/{options.webhook_config_name}"
-        await asyncio.to_thread(memo.kube.apply, path, body, manager="otelwire", force=True)
+        await asyncio.to_thread(memo.kube.apply, path, body, manager=MANAGER, force=True)
         memo.registered = path
         logger.info("registered %s for %s", options.webhook_config_name, url)
 

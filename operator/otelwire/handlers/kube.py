@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 RETRIABLE = frozenset({409, 429, 500, 502, 503, 504})
+MANAGER = "otelwire"  # field manager and user agent of otelwire's requests
 
 
 class KubeError(Exception):
@@ -44,11 +45,20 @@ def load_config(kubeconfig: str | None = None) -> client.ApiClient:
     if kubeconfig is None:
         try:
             config.load_incluster_config(client_configuration=configuration)
-            return client.ApiClient(configuration)
+            return _named(client.ApiClient(configuration))
         except config.ConfigException:
             pass
     config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
-    return client.ApiClient(configuration)
+    return _named(client.ApiClient(configuration))
+
+
+def _named(api: client.ApiClient) -> client.ApiClient:
+    """Requests say they are otelwire's: the API server's audit log, and the field manager of any
+    write that names none, read ``otelwire/<version>`` instead of the generated client's name."""
+    from otelwire import __version__
+
+    api.user_agent = f"{MANAGER}/{__version__}"
+    return api
 
 
 class Kube:
@@ -120,8 +130,11 @@ class Kube:
             retry_conflicts=False,
         )
 
-    def merge_patch(self, path: str, body: Mapping[str, Any]) -> Any:
-        return self.request("PATCH", path, body, content_type="application/merge-patch+json")
+    def merge_patch(self, path: str, body: Mapping[str, Any], *, manager: str = MANAGER) -> Any:
+        """A JSON merge patch, its fields recorded as ``manager``'s in ``managedFields``."""
+        return self.request(
+            "PATCH", path, body, query={"fieldManager": manager}, content_type="application/merge-patch+json"
+        )
 
     def delete(self, path: str) -> Any:
         try:
