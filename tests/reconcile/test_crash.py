@@ -11,6 +11,7 @@ No module-wide operator runs here: each test starts (and kills) its own.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from plane import Plane
 from reconcile.harness import (
     Collector,
     Operator,
+    apply_services_first,
     condition,
     deployment,
     env_of,
@@ -123,8 +125,11 @@ def test_restart_outdated_rolls_out_pods_the_webhook_missed(crd: Plane, collecto
         crd.kubectl("wait", "--for=condition=Ready", "msvc/catalog", "-n", ns, "--timeout=120s")
         for pod in pods(crd, ns, "app=catalog"):
             assert env_of(pod["spec"]["containers"][0])["OTEL_SERVICE_NAME"]["value"] == "catalog"
-        template = crd.kubectl_json("get", "deployment", "catalog", "-n", ns)["spec"]["template"]
-        assert "kubectl.kubernetes.io/restartedAt" in (template["metadata"].get("annotations") or {})
+        rolled = crd.kubectl_json("get", "deployment", "catalog", "-n", ns, "--show-managed-fields")
+        assert "kubectl.kubernetes.io/restartedAt" in (rolled["spec"]["template"]["metadata"].get("annotations") or {})
+        # The restart is otelwire's in managedFields (what Argo CD's managedFieldsManagers reads).
+        (entry,) = [m for m in rolled["metadata"]["managedFields"] if "restartedAt" in json.dumps(m["fieldsV1"])]
+        assert entry["manager"] == "otelwire", entry
         revision = crd.kubectl_json("get", "deployment", "catalog", "-n", ns)["metadata"]["annotations"][
             "deployment.kubernetes.io/revision"
         ]
@@ -171,9 +176,23 @@ def test_a_restart_among_running_pods_keeps_ready_as_it_was(crd: Plane, collecto
     names = [f"steady-{i}" for i in range(20)]
     try:
         with running_operator(crd, tmp_path, verbose=False):
-            crd.apply([monitored_service(name, ns, collector.endpoint) for name in names])
-            crd.apply([deployment(name, ns, replicas=2) for name in names])
-            wait_for("all Ready", lambda: all(_ready(crd, ns, name) for name in names), 90)
+            apply_services_first(
+                crd,
+                [
+                    *(monitored_service(name, ns, collector.endpoint) for name in names),
+                    *(deployment(name, ns, replicas=2) for name in names),
+                ],
+            )
+            wait_for(
+                "all Ready",
+                lambda: all(_ready(crd, ns, name) for name in names),
+                90,
+                explain=lambda: [
+                    (name, condition(msvc(crd, ns, name), "Ready").get("message"))
+                    for name in names
+                    if not _ready(crd, ns, name)
+                ][:5],
+            )
             before = {name: condition(msvc(crd, ns, name), "Ready") for name in names}
         with running_operator(crd, tmp_path, verbose=False) as operator:
             time.sleep(8)  # resumes, and three rounds of re-assessment
