@@ -443,6 +443,8 @@ def plane_floor(plane: LocalPlane, api: ApiClient, n: int, timeout: float) -> di
     pods = WatchedPods(watch_api, namespace, n)
     try:
         pods.start()
+        requests_before = api_requests(api)
+        cpu_before = components_cpu(plane)
         begin = time.monotonic()
         errors = run_parallel(
             (
@@ -455,6 +457,8 @@ def plane_floor(plane: LocalPlane, api: ApiClient, n: int, timeout: float) -> di
         while pods.reached.get("running") is None and time.monotonic() < deadline:
             time.sleep(0.5)
         running_at = pods.reached.get("running")
+        cpu = cpu_delta(cpu_before, components_cpu(plane))
+        requests = request_delta(requests_before, api_requests(api), n)
     finally:
         pods.stop()
         watch_api.close()
@@ -463,6 +467,9 @@ def plane_floor(plane: LocalPlane, api: ApiClient, n: int, timeout: float) -> di
         "seconds": None if running_at is None else round(running_at - begin, 3),
         "running": pods.running,
         "error_count": len(errors),
+        # Same accounting as the operator run's: what the plane alone costs, to subtract.
+        "cpu_seconds_during_run": cpu,
+        "api_requests": requests,
     }
 
 
@@ -517,9 +524,21 @@ def request_delta(before: dict[str, float], after: dict[str, float], n: int) -> 
     return {key: {"count": count, "per_service": round(count / n, 2)} for key, count in rows}
 
 
-def components_cpu(plane: LocalPlane, operator_pid: int) -> dict[str, float | None]:
-    """CPU seconds so far of every plane component and of the operator."""
-    return {**{name: _cpu_seconds(pid) for name, pid in plane.pids().items()}, "otelwire": _cpu_seconds(operator_pid)}
+def components_cpu(plane: LocalPlane, operator_pid: int | None = None) -> dict[str, float | None]:
+    """CPU seconds so far of every plane component and (given its pid) of the operator."""
+    found = {name: _cpu_seconds(pid) for name, pid in plane.pids().items()}
+    if operator_pid is not None:
+        found["otelwire"] = _cpu_seconds(operator_pid)
+    return found
+
+
+def cpu_delta(before: dict[str, float | None], after: dict[str, float | None]) -> dict[str, float]:
+    """CPU seconds each component used between two ``components_cpu`` readings (both read)."""
+    return {
+        name: round(later - earlier, 2)
+        for name, later in after.items()
+        if later is not None and (earlier := before.get(name)) is not None
+    }
 
 
 def webhook_latency(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
@@ -634,11 +653,7 @@ def operator_run(
             operator_cpu_seconds_at_start=cpu_at_start,
             webhook=webhook,
             api_requests=requests,
-            cpu_seconds_during_run={
-                name: round(after - before, 2)
-                for name, after in components_after.items()
-                if after is not None and (before := components_before.get(name)) is not None
-            },
+            cpu_seconds_during_run=cpu_delta(components_before, components_after),
             watches={w.what: {**w.stats, "last_error": w.last_error} for w in (services, pods)},
         )
     finally:
@@ -795,6 +810,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"== N={n}: plane floor (Deployments, no operator)", flush=True)
                 floor = plane_floor(plane, api, n, args.timeout)
                 print(f"   all pods Running {_fmt(floor['seconds'])}s ({floor['running']} Running)", flush=True)
+                print(f"   CPU seconds during the run: {floor['cpu_seconds_during_run']}", flush=True)
             print(f"== N={n}: operator", flush=True)
             try:
                 run = operator_run(plane, api, n, collector.endpoint, workdir, args.timeout, cleanup=n != sizes[-1])
