@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client
+from otelwire.handlers.kube import KubeError
 from otelwire.handlers.pods import wake_selecting_services
 from otelwire.handlers.podwatching import PodStore, PodWatch, _lines
 from otelwire.handlers.runtime import Selections
@@ -275,3 +276,31 @@ def test_a_changed_pod_wakes_the_services_selecting_it_in_its_namespace() -> Non
     )
     assert memo.reassessor.woken == ["shop/all", "shop/orders"] and woken == 2
     assert wake_selecting_services(memo, [("elsewhere", {"app": "orders"})]) == 0  # type: ignore[arg-type]
+
+
+class _Api:
+    """An ApiClient's two request calls, answering every GET with one status and body."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        self.status, self.body = status, body
+        self.urls: list[str] = []
+
+    def param_serialize(self, method: str, path: str, **_: Any) -> tuple[Any, ...]:
+        return method, path, {}, None, None
+
+    def call_api(self, method: str, url: str, **_: Any) -> Any:
+        self.urls.append(url)
+        response = _Response(data=self.body)
+        return type("RESTResponse", (), {"status": self.status, "read": lambda _: self.body, "response": response})()
+
+
+def test_a_refused_listing_raises_with_the_api_servers_message() -> None:
+    refused = _Api(403, b'{"kind":"Status","message":"pods is forbidden: User \\"x\\" cannot list"}')
+    watch = PodWatch(refused, ("shop",))  # type: ignore[arg-type]
+    with pytest.raises(KubeError, match="HTTP 403: pods is forbidden") as raised:
+        watch._request("shop", {"limit": "500"}, 60)
+    assert raised.value.status == 403
+    assert refused.urls == ["/api/v1/namespaces/shop/pods?limit=500"]
+    served = _Api(200, b"{}")
+    assert isinstance(PodWatch(served, ())._request(None, {}, 60), _Response)  # type: ignore[arg-type]
+    assert served.urls == ["/api/v1/pods"]

@@ -88,10 +88,7 @@ class Kube:
         delay = self.backoff
         for attempt in range(1, self.attempts + 1):
             try:
-                _, url, params, data, _ = self.api.param_serialize(
-                    method, path, header_params=dict(headers), body=body, auth_settings=["BearerToken"]
-                )
-                response = self.api.call_api(method, url, header_params=params, body=data, _request_timeout=timeout)
+                response = self._call(method, path, headers, body, timeout)
                 response.read()
                 status = int(response.status)
                 raw: Any = response.data or b""
@@ -113,6 +110,30 @@ class Kube:
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")
+
+    def _call(self, method: str, path: str, headers: Mapping[str, str], body: Any, timeout: Any) -> Any:
+        """One request through the ApiClient's own path (auth, TLS, proxy); the unread response."""
+        _, url, params, data, _ = self.api.param_serialize(
+            method, path, header_params=dict(headers), body=body, auth_settings=["BearerToken"]
+        )
+        return self.api.call_api(method, url, header_params=params, body=data, _request_timeout=timeout)
+
+    def stream(self, path: str, query: Mapping[str, str], timeout: Any) -> Any:
+        """One GET, no retries (a watch loop has its own); the unread urllib3 response to read as it comes.
+
+        An error status raises ``KubeError`` with the API server's message.
+        """
+        from kubernetes.client.exceptions import ApiException  # imported with the ApiClient already
+
+        if query:
+            path = f"{path}?{urllib.parse.urlencode(query)}"
+        try:
+            response = self._call("GET", path, {"Accept": "application/json"}, None, timeout)
+        except ApiException as error:
+            raise KubeError(int(error.status or 0), _decode(error.body or b""), "GET", path) from error
+        if response.status != 200:
+            raise KubeError(int(response.status), _decode(response.read() or b""), "GET", path)
+        return response.response
 
     def get(self, path: str, **query: str) -> Any:
         return self.request("GET", path, query=query or None)

@@ -14,7 +14,7 @@ in a burst, and at a restart with 10,000 pods the whole list at once
 ``PodWatch`` lists pods in pages and watches them from the listed
 resourceVersion (bookmarks on; a ``410 Gone`` or a broken stream lists again),
 in one thread per watched namespace (one for the whole cluster by default), with
-the API client of ``kube.load_config``.  ``PodStore`` keeps one skeleton per pod
+the API client of ``kube.load_config``, through ``kube.Kube``.  ``PodStore`` keeps one skeleton per pod
 uid under the keys ``pod_keys`` gives (its namespace and each label pair), so a
 service reads only the bucket its first ``matchLabels`` pair names
 (``pod_bucket``).  Only a pod whose skeleton changed is reported: its namespace
@@ -33,7 +33,6 @@ import contextlib
 import json
 import logging
 import threading
-import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +42,7 @@ if TYPE_CHECKING:  # imported at run time with the ApiClient it is given (``kube
     from kubernetes import client
 
 from otelwire.assess.facts import pod_skeleton, remembered
+from otelwire.handlers.kube import Kube, KubeError
 from otelwire.spec.model import MonitoredService
 
 logger = logging.getLogger(__name__)
@@ -74,13 +74,6 @@ def pod_bucket(ms: MonitoredService) -> Key:
         key, value = next(iter(pairs.items()))
         return (ms.namespace, key, value)
     return ms.namespace
-
-
-class PodWatchError(Exception):
-    def __init__(self, status: int, body: Any) -> None:
-        self.status = status
-        text = body.decode(errors="replace") if isinstance(body, bytes) else str(body)
-        super().__init__(f"HTTP {status}: {text[:300]}")
 
 
 class PodStore:
@@ -177,7 +170,7 @@ class PodWatch:
         backoff: float = 1.0,
         page: int = PAGE,
     ) -> None:
-        self.api = api
+        self.kube = Kube(api)
         self.store = PodStore()
         self.scopes: tuple[str | None, ...] = tuple(namespaces) or (None,)  # None: cluster-wide
         self.loop = loop
@@ -267,22 +260,12 @@ class PodWatch:
                 logger.exception("pod changes not delivered")
 
     def _request(self, scope: str | None, query: Mapping[str, str], timeout: Any) -> Any:
-        """GET the pods of ``scope``; the unread urllib3 response (an error status raises ``PodWatchError``).
+        """GET the pods of ``scope``; the unread response (an error status raises ``KubeError``).
 
-        Through the ApiClient's own request path, as ``kube.Kube`` does, rather than
-        ``CoreV1Api``: importing that generated module alone costs 20 MB of RSS.
+        Through ``Kube``, not the generated ``CoreV1Api``: importing that module alone
+        costs 20 MB of RSS.
         """
-        path = "/api/v1/pods" if scope is None else f"/api/v1/namespaces/{scope}/pods"
-        _, url, headers, _, _ = self.api.param_serialize(
-            "GET",
-            f"{path}?{urllib.parse.urlencode(query)}",
-            header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"],
-        )
-        response = self.api.call_api("GET", url, header_params=headers, _request_timeout=timeout)
-        if response.status != 200:
-            raise PodWatchError(int(response.status), response.read())
-        return response.response
+        return self.kube.stream("/api/v1/pods" if scope is None else f"/api/v1/namespaces/{scope}/pods", query, timeout)
 
     def _run(self, scope: str | None) -> None:
         delay = self.backoff
@@ -382,6 +365,6 @@ def _lines(response: Any) -> Iterator[bytes]:
 
 
 def _brief(error: BaseException) -> str:
-    if isinstance(error, PodWatchError):
+    if isinstance(error, KubeError):
         return str(error)  # the API server's message: what RBAC or the server refused
     return f"{type(error).__name__}: {error}"[:300]
