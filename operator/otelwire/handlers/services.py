@@ -116,6 +116,13 @@ def _reconcile(
         generation = int(body.metadata.get("generation") or 0)
         _write(assess_invalid(error, generation=generation, previous=previous, now=_now()), body, status, memo, patch)
         return
+    if not memo.pods.wait(PODS_LISTED_WAIT):
+        # What kopf's pod index did by holding every handler back: no "0 pods" status from a
+        # store still being filled (a restart would flip Ready off and on); before any
+        # write, so a retry repeats none.
+        raise kopf.TemporaryError(
+            f"pods not listed yet (waited {PODS_LISTED_WAIT:.0f}s); see the pod watch's log", delay=10
+        )
     selection = memo.selections.get(namespace)
     renamed = memo.clusterwide.sync(memo.selections.all, version=memo.selections.version)
     alias_notes = renamed.conflicts.get(ms.key, [])
@@ -136,12 +143,6 @@ def _reconcile(
     except KubeError as error:
         metrics.RECONCILIATIONS.labels("error").inc()
         raise kopf.TemporaryError(str(error), delay=10) from error
-    if not memo.pods.wait(PODS_LISTED_WAIT):
-        # What kopf's pod index did by holding every handler back: no "0 pods" status from a
-        # store still being filled (a restart would flip Ready off and on).
-        raise kopf.TemporaryError(
-            f"pods not listed yet (waited {PODS_LISTED_WAIT:.0f}s); see the pod watch's log", delay=10
-        )
     pods = owned_pods(ms, selection, memo.pods.get(pod_bucket(ms)))
     probe = memo.prober.check(ms)
     clock = memo.clusterwide.clock_facts() if ms.spec.clock.sync == "chrony" else None
