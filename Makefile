@@ -32,7 +32,7 @@ dashboards: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check operator tests bench
 	$(BIN)/ruff format --check operator tests bench
-	$(BIN)/mypy --strict operator/
+	$(BIN)/mypy --strict operator/ bench/
 
 controlplane:
 	tests/controlplane/build.sh

@@ -67,7 +67,7 @@ def profile(quick: bool, requests: int | None) -> dict[str, Any]:
     """How much load: ``--quick`` is for checking the machinery, not for numbers."""
     if quick:
         per = {1: 60, 8: 120, 64: 192}
-        config = {"pool": 200, "prewarm": 200, "warmup": 32, "rounds": 2, "per": per}
+        config: dict[str, Any] = {"pool": 200, "prewarm": 200, "warmup": 32, "rounds": 2, "per": per}
     else:
         per = {1: 2000, 8: 4000, 64: 4000}
         config = {"pool": 2000, "prewarm": 2000, "warmup": 300, "rounds": 5, "per": per}

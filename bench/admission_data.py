@@ -43,7 +43,7 @@ MIX: tuple[tuple[str, int], ...] = (
     ("unindexed-ns", 5),  # namespace without any MonitoredService
 )
 MATCHING = frozenset(kind for kind, _ in MIX if kind.startswith("match"))
-USER_ENV = [
+USER_ENV: list[dict[str, Any]] = [
     {"name": "LOG_LEVEL", "value": "info"},
     {"name": "HTTP_PORT", "value": "8080"},
     {"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": {"name": "db", "key": "url"}}},

@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import functools
 import json
 import math
 import os
@@ -377,6 +378,11 @@ class WatchedPods(Watched):
             self.reached.setdefault("running", time.monotonic())
 
 
+def creating(custom: CustomObjectsApi, namespace: str, body: dict[str, Any]) -> Callable[[], Any]:
+    """A job creating the MonitoredService ``body`` (for ``run_parallel``)."""
+    return functools.partial(custom.create_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, body)
+
+
 def baseline(api: ApiClient, n: int, endpoint: str) -> dict[str, Any]:
     """Create N MonitoredServices (no operator running), then time a bare loop patching each status."""
     namespace = f"baseline-{n}"
@@ -384,14 +390,7 @@ def baseline(api: ApiClient, n: int, endpoint: str) -> dict[str, Any]:
     custom = CustomObjectsApi(api)
     names = [f"svc-{i:05d}" for i in range(n)]
     errors = run_parallel(
-        (
-            (
-                lambda name=name: custom.create_namespaced_custom_object(
-                    GROUP, VERSION, namespace, PLURAL, monitored_service(name, namespace, endpoint)
-                )
-            )
-            for name in names
-        ),
+        (creating(custom, namespace, monitored_service(name, namespace, endpoint)) for name in names),
         CREATE_THREADS,
     )
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -414,8 +413,8 @@ def baseline(api: ApiClient, n: int, endpoint: str) -> dict[str, Any]:
     errors += run_parallel(
         (
             (
-                lambda name=name: custom.patch_namespaced_custom_object_status(
-                    GROUP, VERSION, namespace, PLURAL, name, body
+                functools.partial(
+                    custom.patch_namespaced_custom_object_status, GROUP, VERSION, namespace, PLURAL, name, body
                 )
             )
             for name in names
@@ -448,7 +447,7 @@ def plane_floor(plane: LocalPlane, api: ApiClient, n: int, timeout: float) -> di
         begin = time.monotonic()
         errors = run_parallel(
             (
-                (lambda name=name: apps.create_namespaced_deployment(namespace, deployment(name, namespace, 1)))
+                functools.partial(apps.create_namespaced_deployment, namespace, deployment(name, namespace, 1))
                 for name in names
             ),
             CREATE_THREADS,
@@ -571,13 +570,11 @@ def operator_run(
     # restartOutdated lets the operator roll such a Deployment, as a user applying both at once would.
     spec = {"injection": {"mode": "webhook", "restartOutdated": True}}
     jobs: list[Callable[[], Any]] = [
-        lambda name=name: custom.create_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURAL, monitored_service(name, namespace, endpoint, **spec)
-        )
-        for name in names
+        creating(custom, namespace, monitored_service(name, namespace, endpoint, **spec)) for name in names
     ]
     jobs += [
-        lambda name=name: apps.create_namespaced_deployment(namespace, deployment(name, namespace, 1)) for name in names
+        functools.partial(apps.create_namespaced_deployment, namespace, deployment(name, namespace, 1))
+        for name in names
     ]
     samples: list[dict[str, float]] = []
     result: dict[str, Any] = {"n": n, "namespace": namespace}
@@ -671,7 +668,7 @@ def operator_run(
         drop = {"metadata": {"finalizers": None}}
         run_parallel(
             (
-                (lambda name=name: custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, drop))
+                functools.partial(custom.patch_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name, drop)
                 for name in names
             ),
             CREATE_THREADS,
@@ -714,7 +711,7 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     sizes = [r["n"] for r in results]
 
     def series(key: str) -> list[float]:
-        return [r.get(key) if r.get(key) is not None else float("nan") for r in results]
+        return [float("nan") if r.get(key) is None else float(r[key]) for r in results]
 
     ax.plot(sizes, series("ready_seconds"), "o-", label="otelwire: all Ready")
     ax.plot(sizes, series("status_seconds"), "s--", label="otelwire: all status observed")

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import subprocess
@@ -225,14 +226,13 @@ def main(argv: list[str] | None = None) -> int:
         begin = time.monotonic()
         errors = run_parallel(
             (
-                (
-                    lambda i=i: custom.create_namespaced_custom_object(
-                        GROUP,
-                        VERSION,
-                        NAMESPACE,
-                        PLURAL,
-                        monitored_service(f"svc-{i:05d}", NAMESPACE, collector.endpoint),
-                    )
+                functools.partial(
+                    custom.create_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    NAMESPACE,
+                    PLURAL,
+                    monitored_service(f"svc-{i:05d}", NAMESPACE, collector.endpoint),
                 )
                 for i in range(services)
             ),
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             begin = time.monotonic()
             batch = range(made, target)
             errors = run_parallel(
-                ((lambda i=i: core.create_namespaced_pod(NAMESPACE, bare_pod(i, services))) for i in batch),
+                (functools.partial(core.create_namespaced_pod, NAMESPACE, bare_pod(i, services)) for i in batch),
                 CREATE_THREADS,
             )
             took = time.monotonic() - begin

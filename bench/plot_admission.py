@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -21,7 +22,7 @@ STYLES = {"otelwire": ("tab:blue", "-"), "floor": ("tab:gray", "--")}
 PERCENTILES = (("p50_ms", "o"), ("p90_ms", "s"), ("p99_ms", "^"))
 
 
-def plot(result: dict, output: Path) -> None:
+def plot(result: dict[str, Any], output: Path) -> None:
     levels = result["levels"]
     concurrency = sorted(int(c) for c in levels)
     names = list(levels[str(concurrency[0])])

@@ -119,9 +119,6 @@ def _repeat(
                 answer(review)
                 per_kind[request.kind].append(clock() - began)
             _collect(samples[name], per_kind, len(pool))
-    return {
-        name: {kind: statistics.median(values) for kind, values in by_kind.items()} for name, by_kind in samples.items()
-    }
 
 
 def _collect(into: dict[str, list[float]], per_kind: dict[str, list[int]], total: int) -> None:

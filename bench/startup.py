@@ -117,7 +117,9 @@ def _healthz(port: int) -> Callable[[], bool]:
     return check
 
 
-def _watch(check: Callable[[], bool], interval: float, began: float, deadline: float, out: dict[str, float], key: str):
+def _watch(
+    check: Callable[[], bool], interval: float, began: float, deadline: float, out: dict[str, float], key: str
+) -> threading.Thread:
     def run() -> None:
         while time.perf_counter() < deadline:
             if check():

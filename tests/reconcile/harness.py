@@ -9,6 +9,7 @@ AdmissionReviews.  A tiny OTLP/HTTP collector on loopback lets
 
 from __future__ import annotations
 
+import functools
 import http.server
 import json
 import os
@@ -255,6 +256,10 @@ def msvc(plane: Plane, namespace: str, name: str) -> dict[str, Any]:
     return found
 
 
+def _observed_generation(plane: Plane, namespace: str, name: str) -> Any:
+    return (msvc(plane, namespace, name).get("status") or {}).get("observedGeneration")
+
+
 def apply_services_first(plane: Plane, objects: list[dict[str, Any]], timeout: float = 60.0) -> None:
     """Apply the MonitoredServices, wait until the operator has seen them, then the rest.
 
@@ -268,9 +273,7 @@ def apply_services_first(plane: Plane, objects: list[dict[str, Any]], timeout: f
         meta = ms["metadata"]
         wait_for(
             f"the operator to observe MonitoredService {meta['namespace']}/{meta['name']}",
-            lambda meta=meta: (msvc(plane, meta["namespace"], meta["name"]).get("status") or {}).get(
-                "observedGeneration"
-            ),
+            functools.partial(_observed_generation, plane, meta["namespace"], meta["name"]),
             timeout,
         )
     rest = [o for o in objects if o.get("kind") != "MonitoredService"]
