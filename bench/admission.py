@@ -44,7 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +116,7 @@ def floor_patch() -> str:
     return str(answer["response"]["patch"])
 
 
-async def _serve_floor(cert_dir: Path) -> int:
+async def _serve_floor(cert_dir: Path, parse: Callable[[bytes], Any] = json.loads) -> int:
     from aiohttp import web
     from otelwire.webhook import certificates, serving
 
@@ -125,7 +125,7 @@ async def _serve_floor(cert_dir: Path) -> int:
     tail = f',"allowed":true,"patchType":"JSONPatch","patch":"{patch}"}}}}'.encode()
 
     async def mutate(request: web.Request) -> web.Response:
-        review = json.loads(await request.read())
+        review = parse(await request.read())
         uid = json.dumps(review["request"]["uid"]).encode()
         return web.Response(body=head + uid + tail, content_type="application/json")
 
@@ -160,7 +160,14 @@ def serve(
     """
 
     async def main() -> None:
-        port = await (_serve_floor(cert_dir) if kind == "floor" else _serve_otelwire(cert_dir, impl))
+        if kind == "floor":
+            port = await _serve_floor(cert_dir)
+        elif kind == "floor-orjson":
+            import orjson
+
+            port = await _serve_floor(cert_dir, orjson.loads)
+        else:
+            port = await _serve_otelwire(cert_dir, impl)
         port_file.write_text(str(port))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -518,6 +525,7 @@ def servers(
     profile_dir: Path | None = None,
     loop: str = "asyncio",
     also_uvloop: bool = False,
+    also_orjson_floor: bool = False,
 ) -> Iterator[dict[str, dict[str, Any]]]:
     from otelwire.webhook import certificates
 
@@ -530,6 +538,8 @@ def servers(
     if compare_ref:
         impl = _checkout_webhook(compare_ref, workdir / "ref")
         plan.append((f"otelwire@{compare_ref}", ["--serve", "otelwire", "--impl", str(impl), "--loop", loop]))
+    if also_orjson_floor:
+        plan.append(("floor+orjson", ["--serve", "floor-orjson", "--loop", loop]))
     if also_uvloop:
         plan.append(("otelwire+uvloop", ["--serve", "otelwire", "--loop", "uvloop"]))
         plan.append(("floor+uvloop", ["--serve", "floor", "--loop", "uvloop"]))
@@ -648,7 +658,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         profile_dir.mkdir(parents=True, exist_ok=True)
     with (
         tempfile.TemporaryDirectory(prefix="otelwire-bench-") as tmp,
-        servers(Path(tmp), args.compare_ref, budget, profile_dir, args.loop, args.also_uvloop) as targets,
+        servers(
+            Path(tmp), args.compare_ref, budget, profile_dir, args.loop, args.also_uvloop, args.also_orjson_floor
+        ) as targets,
     ):
         workdir = Path(tmp)
         config_path, result_path = workdir / "load.json", workdir / "load-result.json"
@@ -722,8 +734,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--also-uvloop", action="store_true", help="add otelwire and the floor on uvloop as two more targets"
     )
+    parser.add_argument(
+        "--also-orjson-floor",
+        action="store_true",
+        help="add the floor decoding with orjson, as otelwire does, as one more target",
+    )
     # Internal: the child processes.
-    parser.add_argument("--serve", choices=("otelwire", "floor"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=("otelwire", "floor", "floor-orjson"), help=argparse.SUPPRESS)
     parser.add_argument("--impl", help=argparse.SUPPRESS)
     parser.add_argument("--cert-dir", help=argparse.SUPPRESS)
     parser.add_argument("--port-file", help=argparse.SUPPRESS)

@@ -30,7 +30,6 @@ services are ever read.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -41,6 +40,7 @@ if TYPE_CHECKING:  # imported at run time with the ApiClient it is given (``kube
 
     from kubernetes import client
 
+from otelwire import decoding
 from otelwire.assess.facts import pod_skeleton, remembered
 from otelwire.handlers.kube import Kube, KubeError
 from otelwire.spec.model import MonitoredService
@@ -301,7 +301,7 @@ class PodWatch:
                     query["continue"] = token
                 response = self._request(scope, query, 60)
                 try:
-                    page = json.loads(response.data)
+                    page = decoding.loads(response.data)
                 finally:
                     response.release_conn()
                 yield from page.get("items") or []
@@ -328,7 +328,7 @@ class PodWatch:
             for line in _lines(response):
                 if self._stopping.is_set():
                     return version
-                event = json.loads(line)
+                event = decoding.loads(line)
                 kind, pod = event.get("type"), event.get("object") or {}
                 if kind == "ERROR":
                     if pod.get("code") == 410:

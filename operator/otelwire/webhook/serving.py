@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from otelwire import decoding
 from otelwire.webhook.certificates import ServingCertificate
 from otelwire.webhook.reviewing import Reviewer
 
@@ -37,7 +38,7 @@ def build_app(reviewer: Reviewer, ready: asyncio.Event | None = None) -> web.App
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ready.wait(), READY_WAIT)
         try:
-            review = json.loads(raw)
+            review = decoding.loads(raw)
         except ValueError:
             return web.json_response({"error": "body is not JSON"}, status=400)
         # The reviewer serialises (cached answers are copied, not re-encoded); same bytes and
