@@ -52,13 +52,11 @@ from typing import Any
 from convergence import (
     CREATE_THREADS,
     DOCS,
-    GROUP,
-    PLURAL,
     RESULTS,
-    VERSION,
     client,
     count_states,
     create_namespace,
+    creating,
     list_msvcs,
     machine,
     run_parallel,
@@ -226,14 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         begin = time.monotonic()
         errors = run_parallel(
             (
-                functools.partial(
-                    custom.create_namespaced_custom_object,
-                    GROUP,
-                    VERSION,
-                    NAMESPACE,
-                    PLURAL,
-                    monitored_service(f"svc-{i:05d}", NAMESPACE, collector.endpoint),
-                )
+                creating(custom, NAMESPACE, monitored_service(f"svc-{i:05d}", NAMESPACE, collector.endpoint))
                 for i in range(services)
             ),
             CREATE_THREADS,
