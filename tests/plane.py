@@ -684,8 +684,24 @@ class Plane:
             argv, input=input, capture_output=True, text=True, timeout=timeout, env=self.kubectl_env()
         )
         if check and result.returncode != 0:
-            raise KubectlError(result.returncode, argv, result.stdout, result.stderr)
+            stdout = result.stdout
+            if args[:2] == ("rollout", "status"):  # a timeout says nothing of why: say what the cluster saw
+                stdout += self._namespace_state(args, kubeconfig)
+            raise KubectlError(result.returncode, argv, stdout, result.stderr)
         return result
+
+    def _namespace_state(self, args: Sequence[str], kubeconfig: Path | None) -> str:
+        """Pods, ReplicaSets and events of the namespace ``args`` name (``-n``), for a failure message."""
+        namespace = next((args[i + 1] for i, arg in enumerate(args[:-1]) if arg in ("-n", "--namespace")), "default")
+        parts = []
+        for what in (("get", "pods,replicasets", "-o", "wide"), ("get", "events", "--sort-by=.lastTimestamp")):
+            argv = [str(self.kubectl_path), f"--kubeconfig={kubeconfig or self.kubeconfig}", *what, "-n", namespace]
+            try:
+                found = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=self.kubectl_env())
+                parts.append(f"\n--- kubectl {' '.join(what)} -n {namespace}:\n{found.stdout}{found.stderr}")
+            except subprocess.TimeoutExpired:
+                parts.append(f"\n--- kubectl {' '.join(what)} -n {namespace}: timed out")
+        return "".join(parts)
 
     def kubectl_json(self, *args: str) -> Any:
         """``kubectl ... -o json``, parsed."""

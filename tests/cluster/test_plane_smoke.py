@@ -26,6 +26,7 @@ import pytest
 import yaml
 from plane import (
     REPO_ROOT,
+    KubectlError,
     LocalPlane,
     Plane,
     locate_binaries,
@@ -411,3 +412,13 @@ def test_failed_then_interrupted_pytest_session_leaves_nothing(tmp_path: Path) -
         if child.poll() is None:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
+
+
+@pytest.mark.controlplane
+def test_a_failed_rollout_status_says_what_the_namespace_holds(plane: Plane, namespace: str) -> None:
+    """A rollout that times out in a test prints the namespace's pods, ReplicaSets and events."""
+    with pytest.raises(KubectlError) as failed:
+        plane.kubectl("rollout", "status", "deployment/absent", "-n", namespace, "--timeout=2s")
+    message = str(failed.value)
+    assert f"kubectl get pods,replicasets -o wide -n {namespace}" in message
+    assert f"kubectl get events --sort-by=.lastTimestamp -n {namespace}" in message
