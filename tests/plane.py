@@ -695,9 +695,8 @@ class Plane:
         namespace = next((args[i + 1] for i, arg in enumerate(args[:-1]) if arg in ("-n", "--namespace")), "default")
         parts = []
         for what in (("get", "pods,replicasets", "-o", "wide"), ("get", "events", "--sort-by=.lastTimestamp")):
-            argv = [str(self.kubectl_path), f"--kubeconfig={kubeconfig or self.kubeconfig}", *what, "-n", namespace]
             try:
-                found = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=self.kubectl_env())
+                found = self.kubectl(*what, "-n", namespace, check=False, timeout=30, kubeconfig=kubeconfig)
                 parts.append(f"\n--- kubectl {' '.join(what)} -n {namespace}:\n{found.stdout}{found.stderr}")
             except subprocess.TimeoutExpired:
                 parts.append(f"\n--- kubectl {' '.join(what)} -n {namespace}: timed out")
