@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from kubernetes import client
+from otelwire.handlers import podwatching
 from otelwire.handlers.kube import KubeError
 from otelwire.handlers.pods import wake_selecting_services
 from otelwire.handlers.podwatching import PodStore, PodWatch, _lines
@@ -193,6 +195,54 @@ def test_a_listing_comes_in_pages_and_the_watch_resumes_from_its_version() -> No
     assert call["resourceVersion"] == "42" and call["allowWatchBookmarks"] == "true"
     assert names(watch.get("shop")) == ["a", "c", "d"]
     assert [c[1]["app"] for c in changed] == ["a", "b", "c", "d", "a", "b"]
+
+
+def test_a_listing_holds_one_page_of_pods_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pods of a page are gone before the next page is asked for (only skeletons stay)."""
+
+    class Item(dict[str, Any]):  # a decoded pod that a weak reference can follow
+        pass
+
+    alive: list[weakref.ref[Item]] = []
+
+    def loads(raw: bytes) -> Any:
+        page = json.loads(raw)
+        page["items"] = [Item(item) for item in page["items"]]
+        alive.extend(weakref.ref(item) for item in page["items"])
+        return page
+
+    server = _Server(
+        pages=[
+            {"metadata": {"continue": "t1"}, "items": [pod("a"), pod("b")]},
+            {"metadata": {"continue": "t2"}, "items": [pod("c"), pod("d")]},
+            {"metadata": {"resourceVersion": "42"}, "items": [pod("e")]},
+        ],
+        events=[],
+    )
+    held: list[int] = []
+
+    def request(scope: str | None, query: dict[str, str], timeout: Any) -> _Response:
+        held.append(sum(ref() is not None for ref in alive))
+        return server(scope, query, timeout)
+
+    monkeypatch.setattr(podwatching.decoding, "loads", loads)
+    watch = _watch(server)
+    watch._request = request  # type: ignore[method-assign]
+    assert watch._list("shop") == "42"
+    # At most the one pod the store's loop has just filed, never the rest of the page.
+    assert max(held) <= 1, f"a page's pods outlived it into the next page's request: {held}"
+    assert names(watch.get(("shop", "app", "c"))) == ["c"]
+
+
+def test_a_listing_reports_its_changes_with_the_skeletons_shared_labels() -> None:
+    """Not with the listed pod's own dict: a listing reports once it is complete, and the
+    pods' dicts would keep a part of every page alive until then."""
+    store = PodStore()
+    listed = pod("a")
+    [(namespace, labels)] = store.replace("shop", [listed])
+    assert (namespace, labels) == ("shop", {"app": "a"})
+    assert labels is not listed["metadata"]["labels"]
+    assert labels is store.get(("shop", "app", "a"))[0]["metadata"]["labels"]
 
 
 def test_an_expired_version_in_the_stream_means_list_again() -> None:

@@ -50,7 +50,7 @@ logger = logging.getLogger(__name__)
 Key = str | tuple[str, str, str]
 Changed = tuple[str, Mapping[str, Any]]  # a changed pod's namespace and labels
 WATCH_SECONDS = 240  # one watch request; then it is resumed from the last resourceVersion
-PAGE = 500  # pods per LIST page (0: one response): the peak of one listing is one page of full pods
+PAGE = 100  # pods per LIST page (0: one response): the peak of one listing is one page of full pods
 
 
 def pod_keys(namespace: str, labels: Mapping[str, str]) -> list[Key]:
@@ -110,7 +110,9 @@ class PodStore:
             self._pods[uid] = (keys, skeleton)
             for key in keys:
                 self._buckets.setdefault(key, {})[uid] = skeleton
-        return namespace, labels
+        # The skeleton's shared labels, not the pod's: a listing reports its changes once it is
+        # complete, and the pod's own dict would keep a part of every page alive until then.
+        return self._described(skeleton)
 
     def remove(self, pod: Mapping[str, Any]) -> Changed | None:
         """A deleted pod; its namespace and labels if it was known."""
@@ -304,8 +306,13 @@ class PodWatch:
                     page = decoding.loads(response.data)
                 finally:
                     response.release_conn()
-                yield from page.get("items") or []
+                del response  # its body, until the next page's request replaced it
+                items: list[Mapping[str, Any]] = page.get("items") or []
                 meta = page.get("metadata") or {}
+                del page
+                items.reverse()
+                while items:  # each pod freed once the store took its skeleton, not with the page
+                    yield items.pop()
                 token = meta.get("continue") or None
                 if not token:
                     last.update(meta)
