@@ -14,14 +14,14 @@ from otelwire.handlers.runtime import Options
 @pytest.mark.parametrize(
     ("env", "chunk_size", "idle_timeout"),
     [
-        ({}, 500, 1.0),
+        ({}, 100, 1.0),
         ({"OTELWIRE_LIST_CHUNK_SIZE": "0"}, None, 1.0),  # 0: kopf's one response per list
         ({"OTELWIRE_LIST_CHUNK_SIZE": "-3"}, None, 1.0),
         ({"OTELWIRE_LIST_CHUNK_SIZE": "50"}, 50, 1.0),
-        ({"OTELWIRE_WORKER_IDLE_TIMEOUT": "5"}, 500, 5.0),  # kopf's own default
-        ({"OTELWIRE_WORKER_IDLE_TIMEOUT": "0.25"}, 500, 0.25),
-        ({"OTELWIRE_WORKER_IDLE_TIMEOUT": "0"}, 500, 0.1),  # a worker per event is never asked for
-        ({"OTELWIRE_WORKER_IDLE_TIMEOUT": ""}, 500, 1.0),
+        ({"OTELWIRE_WORKER_IDLE_TIMEOUT": "5"}, 100, 5.0),  # kopf's own default
+        ({"OTELWIRE_WORKER_IDLE_TIMEOUT": "0.25"}, 100, 0.25),
+        ({"OTELWIRE_WORKER_IDLE_TIMEOUT": "0"}, 100, 0.1),  # a worker per event is never asked for
+        ({"OTELWIRE_WORKER_IDLE_TIMEOUT": ""}, 100, 1.0),
     ],
 )
 def test_lists_and_idle_workers_follow_the_environment(

@@ -49,7 +49,7 @@ class Options:
     alias_configmap: str = "otelwire-collector-rules"
     alias_namespace: str = "otelwire-system"
     metrics_port: int = 8080
-    list_chunk_size: int = 500  # objects per page of kopf's and the pod watch's lists (0: one response per list)
+    list_chunk_size: int = 100  # objects per page of kopf's and the pod watch's lists (0: one response per list)
     worker_idle_timeout: float = 1.0  # seconds an object's kopf worker waits for its next event
     peering_lifetime: int | None = None  # seconds a replica's peering record stays valid (None: kopf's 60)
 
