@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 
 def _fresh(code: str) -> str:
@@ -30,6 +31,25 @@ def test_the_operator_imports_without_the_kubernetes_client() -> None:
         """
     )
     assert out == "[]"
+
+
+def test_an_operator_serving_a_mounted_certificate_never_imports_cryptography(tmp_path: Path) -> None:
+    (tmp_path / "tls.crt").write_text("cert")
+    (tmp_path / "tls.key").write_text("key")
+    out = _fresh(
+        f"""
+        import sys
+        from pathlib import Path
+        from otelwire.cli.run import import_operator
+        import_operator()
+        from otelwire.webhook import certificates
+        cert = certificates.from_files(Path({str(tmp_path / "tls.crt")!r}), Path({str(tmp_path / "tls.key")!r}))
+        print(cert.ca_bundle, "cryptography" in sys.modules)
+        certificates.self_signed(Path({str(tmp_path / "self")!r}), ["127.0.0.1"])
+        print("cryptography" in sys.modules)
+        """
+    )
+    assert out.splitlines() == ["b'cert' False", "True"]
 
 
 def test_the_registry_holds_otelwires_login_and_handlers_and_no_fallback_login() -> None:

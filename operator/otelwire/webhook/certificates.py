@@ -3,7 +3,8 @@
 kopf's own self-signed path (certbuilder + oscrypto) fails on OpenSSL 3, so
 the certificate is made with ``cryptography``.  In a cluster the certificate
 comes from a Secret (cert-manager compatible: ``tls.crt``/``tls.key``)
-mounted as files.
+mounted as files, and ``cryptography`` is not imported at all: its import alone
+adds ~8.6 MB to the operator's RSS (docs/benchmarks-cluster.md, "Memory").
 """
 
 from __future__ import annotations
@@ -13,11 +14,6 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 
 @dataclass(frozen=True)
@@ -29,6 +25,11 @@ class ServingCertificate:
 
 def self_signed(directory: Path, hosts: Sequence[str], days: int = 30) -> ServingCertificate:
     """Write a self-signed ECDSA certificate valid for ``hosts`` (names or IPs)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     directory.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
     names: list[x509.GeneralName] = []
