@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from kubernetes import client
 from otelwire.handlers import podwatching
-from otelwire.handlers.kube import KubeError
+from otelwire.handlers.kube import KubeError, _lines
 from otelwire.handlers.pods import wake_selecting_services
-from otelwire.handlers.podwatching import PodStore, PodWatch, _lines
+from otelwire.handlers.podwatching import PodStore, PodWatch
 from otelwire.handlers.runtime import Selections
 from otelwire.spec.model import parse_monitored_service
 
@@ -132,6 +132,7 @@ class _Response:
         self.data = data
         self.chunks = chunks or []
         self.closed = False
+        self.status = 200
 
     def stream(self, amt: Any = None, decode_content: bool = False) -> Iterator[bytes]:
         yield from self.chunks
@@ -328,29 +329,27 @@ def test_a_changed_pod_wakes_the_services_selecting_it_in_its_namespace() -> Non
     assert wake_selecting_services(memo, [("elsewhere", {"app": "orders"})]) == 0  # type: ignore[arg-type]
 
 
-class _Api:
-    """An ApiClient's two request calls, answering every GET with one status and body."""
+class _Transport:
+    """A transport answering every request with one status and body."""
 
     def __init__(self, status: int, body: bytes) -> None:
         self.status, self.body = status, body
         self.urls: list[str] = []
 
-    def param_serialize(self, method: str, path: str, **_: Any) -> tuple[Any, ...]:
-        return method, path, {}, None, None
-
-    def call_api(self, method: str, url: str, **_: Any) -> Any:
-        self.urls.append(url)
+    def send(self, method: str, path: str, headers: Any, body: Any, timeout: Any) -> _Response:
+        self.urls.append(path)
         response = _Response(data=self.body)
-        return type("RESTResponse", (), {"status": self.status, "read": lambda _: self.body, "response": response})()
+        response.status = self.status
+        return response
 
 
 def test_a_refused_listing_raises_with_the_api_servers_message() -> None:
-    refused = _Api(403, b'{"kind":"Status","message":"pods is forbidden: User \\"x\\" cannot list"}')
-    watch = PodWatch(refused, ("shop",))  # type: ignore[arg-type]
+    refused = _Transport(403, b'{"kind":"Status","message":"pods is forbidden: User \\"x\\" cannot list"}')
+    watch = PodWatch(refused, ("shop",))
     with pytest.raises(KubeError, match="HTTP 403: pods is forbidden") as raised:
         watch._request("shop", {"limit": "500"}, 60)
     assert raised.value.status == 403
     assert refused.urls == ["/api/v1/namespaces/shop/pods?limit=500"]
-    served = _Api(200, b"{}")
-    assert isinstance(PodWatch(served, ())._request(None, {}, 60), _Response)  # type: ignore[arg-type]
+    served = _Transport(200, b"{}")
+    assert isinstance(PodWatch(served, ())._request(None, {}, 60), _Response)
     assert served.urls == ["/api/v1/pods"]

@@ -25,7 +25,7 @@ from otelwire import metrics
 from otelwire.handlers import pods, services
 from otelwire.handlers.clusterwide import Clusterwide
 from otelwire.handlers.companions import Companions
-from otelwire.handlers.kube import MANAGER, Kube, KubeError, load_config
+from otelwire.handlers.kube import MANAGER, Kube, KubeError, connect
 from otelwire.handlers.mirroring import Lookup, Mirror
 from otelwire.handlers.podwatching import PodWatch
 from otelwire.handlers.probing import Prober
@@ -93,11 +93,11 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     memo.mirror = None
     if options.metrics_port:
         prometheus_client.start_http_server(options.metrics_port, registry=metrics.REGISTRY)
-    # The webhook serves first: loading the API configuration imports the ``kubernetes``
-    # client (about 0.4 s), and a review needs only kopf's index, which it waits for anyway.
+    # The webhook serves first: a review needs only kopf's index, which it waits for anyway,
+    # and a kubeconfig with an auth plugin imports the ``kubernetes`` client (about 0.4 s).
     peered = not settings.peering.standalone
     cert = await _serve_webhook(memo, options, kwargs["msvc_index"], peered=peered) if options.webhook_enabled else None
-    memo.kube = Kube(await asyncio.to_thread(load_config, os.environ.get("KUBECONFIG") or None))
+    memo.kube = Kube(await asyncio.to_thread(connect, os.environ.get("KUBECONFIG") or None))
     memo.clusterwide = Clusterwide(memo.kube, options)
     memo.companions = Companions(memo.kube, dashboard=_dashboard)
     memo.reassessor = Reassessor(
@@ -112,7 +112,7 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     memo.pods = PodWatch(
         # Its own client, as the mirror's: each watch holds a connection for minutes, and the
         # reconciles' client keeps its pool for their requests.
-        await asyncio.to_thread(load_config, os.environ.get("KUBECONFIG") or None),
+        await asyncio.to_thread(connect, os.environ.get("KUBECONFIG") or None),
         () if patterns else namespaces,  # patterns: kopf resolves them; every pod is watched
         loop=asyncio.get_running_loop(),
         notify=lambda changed: pods.wake_selecting_services(memo, changed),
@@ -248,9 +248,9 @@ async def _connect_webhook(
     if peered:  # a paused replica's kopf index is empty or stale: the webhook reads a mirror
         # Its own client: the mirror's watch holds a connection for minutes; the reconciles'
         # client keeps its pool for their requests.
-        api = await asyncio.to_thread(load_config, os.environ.get("KUBECONFIG") or None)
+        transport = await asyncio.to_thread(connect, os.environ.get("KUBECONFIG") or None)
         namespaces, _ = watched_namespaces()
-        memo.mirror = Mirror(api, _indexed(index), namespaces).start()
+        memo.mirror = Mirror(transport, _indexed(index), namespaces).start()
         if not await asyncio.to_thread(memo.mirror.wait, 30.0):
             logger.warning("MonitoredService mirror not listed yet: the webhook reads kopf's index until it is")
         readiness.ready.set()  # the mirror has listed (or the warning above said it has not)

@@ -8,9 +8,12 @@ buffer (``asyncio.sslproto.SSLProtocol.max_size``).  Measured with 1,000
 MonitoredServices: about 200 MB of such buffers at the peak, never given back
 to the OS afterwards (see docs/benchmarks-cluster.md, "Memory").
 
-This login handler logs in exactly as kopf's default does
-(``kopf.login_via_client``: in-cluster, else the kubeconfig) and hands kopf a
-session whose pool is bounded.  Requests beyond the bound wait for a free
+This login handler logs in from the same credentials as otelwire's own
+requests (``connection.find``: the kubeconfig, else in-cluster, else
+``~/.kube/config``; kopf's ``login_via_client`` for a kubeconfig with an auth
+plugin) and hands kopf a session whose pool is bounded.  The token is read
+again at each login: kopf logs in again when the API server answers 401, as
+it does once a rotated service-account token has expired.  Requests beyond the bound wait for a free
 connection instead of opening another one.  Long-lived watch streams hold a
 connection each, so the bound leaves room for them on top of the requests.
 """
@@ -24,6 +27,7 @@ from typing import Any
 import aiohttp
 import kopf
 
+from otelwire.handlers import connection
 from otelwire.handlers.runtime import watched_namespaces
 
 REQUEST_CONNECTIONS = 16  # concurrent non-watch requests; kopf's 8 workers and the daemons share them
@@ -44,7 +48,11 @@ def connection_limit(environ: dict[str, str] | None = None) -> int:
 
 @kopf.on.login(errors=kopf.ErrorsMode.IGNORED)
 async def login(*, logger: kopf.Logger, settings: kopf.OperatorSettings, **kwargs: Any) -> kopf.AiohttpSession | None:
-    info = await asyncio.to_thread(kopf.login_via_client, logger=logger, settings=settings, **kwargs)
+    found = await asyncio.to_thread(connection.find, os.environ.get("KUBECONFIG") or None)
+    if found is not None:
+        info: kopf.ConnectionInfo | None = found.current()
+    else:
+        info = await asyncio.to_thread(kopf.login_via_client, logger=logger, settings=settings, **kwargs)
     if info is None:
         return None
     limit = connection_limit()

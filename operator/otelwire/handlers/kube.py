@@ -1,15 +1,17 @@
-"""A small synchronous Kubernetes REST client over the official client's transport.
+"""A small synchronous Kubernetes REST client: raw JSON, retries, and the transport under it.
 
 The operator needs a handful of calls kopf does not make for it: list
 workloads, server-side apply, merge patches for rollout restarts, and (for a
-local run) the webhook configuration.  They go through ``kubernetes``'
-``ApiClient`` (so kubeconfig, in-cluster tokens and exec plugins all work) as
-raw JSON, with retries and backoff for conflicts, throttling and transient
-server errors so nothing is lost when the API server hiccups.
+local run) the webhook configuration.  ``Kube`` sends them as raw JSON, with
+retries and backoff for conflicts, throttling and transient server errors so
+nothing is lost when the API server hiccups, through a ``Transport``:
 
-``kubernetes`` is imported when a configuration is loaded, not with this
-module: it takes about 0.4 s, and the operator serves its webhook before it
-needs the API (see ``otelwire.cli.run``).
+* ``connection.HttpTransport`` -- urllib3 with the pod's service account or the
+  kubeconfig's token, client certificate or password (``connect``, what
+  ``otelwire run`` uses: it never imports the ``kubernetes`` package, ~7.5 MB);
+* ``ClientTransport`` -- the ``kubernetes`` client's ``ApiClient``, for a
+  kubeconfig that needs an auth plugin, and for the offline CLI's ``doctor``
+  (``load_config``).  ``kubernetes`` is imported only then (about 0.4 s).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import json
 import logging
 import time
 import urllib.parse
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from otelwire import decoding
 
 if TYPE_CHECKING:
     from kubernetes import client
@@ -61,11 +65,51 @@ def _named(api: client.ApiClient) -> client.ApiClient:
     return api
 
 
+def connect(kubeconfig: str | None = None) -> Transport:
+    """What ``otelwire run`` sends its requests through: urllib3 with the pod's service account or
+    the kubeconfig's credentials (``connection``), or the ``kubernetes`` client when the
+    kubeconfig needs a plugin only it runs."""
+    from otelwire.handlers.connection import HttpTransport, find
+
+    found = find(kubeconfig)
+    return ClientTransport(load_config(kubeconfig)) if found is None else HttpTransport(found)
+
+
+class Transport(Protocol):
+    def send(self, method: str, path: str, headers: Mapping[str, str], body: Any, timeout: Any) -> Any:
+        """One request (``body``: JSON data or None); the unread urllib3 response, whatever its status."""
+
+
+class TransportError(Exception):
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.body = body
+
+
+class ClientTransport:
+    """Requests through the ``kubernetes`` client's ``ApiClient`` (auth plugins, its TLS and proxy)."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+
+    def send(self, method: str, path: str, headers: Mapping[str, str], body: Any, timeout: Any) -> Any:
+        from kubernetes.client.exceptions import ApiException  # imported with the ApiClient already
+
+        _, url, params, data, _ = self.api.param_serialize(
+            method, path, header_params=dict(headers), body=body, auth_settings=["BearerToken"]
+        )
+        try:
+            return self.api.call_api(method, url, header_params=params, body=data, _request_timeout=timeout).response
+        except ApiException as error:
+            raise TransportError(int(error.status or 0), error.body or b"") from error
+
+
 class Kube:
     """Raw JSON requests with retries."""
 
-    def __init__(self, api: client.ApiClient, attempts: int = 5, backoff: float = 0.2) -> None:
-        self.api = api
+    def __init__(self, transport: Transport | client.ApiClient, attempts: int = 5, backoff: float = 0.2) -> None:
+        self.transport: Transport = transport if hasattr(transport, "send") else ClientTransport(transport)
         self.attempts = attempts
         self.backoff = backoff
 
@@ -83,17 +127,16 @@ class Kube:
         if query:
             path = f"{path}?{urllib.parse.urlencode(query)}"
         headers = {"Content-Type": content_type, "Accept": "application/json"}
-        from kubernetes.client.exceptions import ApiException  # imported with the ApiClient already
-
         delay = self.backoff
         for attempt in range(1, self.attempts + 1):
             try:
-                response = self._call(method, path, headers, body, timeout)
-                response.read()
-                status = int(response.status)
-                raw: Any = response.data or b""
-            except ApiException as error:
-                status, raw = int(error.status or 0), (error.body or b"")
+                response = self.transport.send(method, path, headers, body, timeout)
+                try:
+                    status, raw = int(response.status), response.data or b""
+                finally:
+                    response.release_conn()
+            except TransportError as error:
+                status, raw = error.status, error.body
             except Exception as error:  # connection refused, timeouts, TLS resets
                 status, raw = 0, str(error).encode()
             payload = _decode(raw)
@@ -111,29 +154,23 @@ class Kube:
             delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")
 
-    def _call(self, method: str, path: str, headers: Mapping[str, str], body: Any, timeout: Any) -> Any:
-        """One request through the ApiClient's own path (auth, TLS, proxy); the unread response."""
-        _, url, params, data, _ = self.api.param_serialize(
-            method, path, header_params=dict(headers), body=body, auth_settings=["BearerToken"]
-        )
-        return self.api.call_api(method, url, header_params=params, body=data, _request_timeout=timeout)
-
     def stream(self, path: str, query: Mapping[str, str], timeout: Any) -> Any:
         """One GET, no retries (a watch loop has its own); the unread urllib3 response to read as it comes.
 
         An error status raises ``KubeError`` with the API server's message.
         """
-        from kubernetes.client.exceptions import ApiException  # imported with the ApiClient already
-
         if query:
             path = f"{path}?{urllib.parse.urlencode(query)}"
         try:
-            response = self._call("GET", path, {"Accept": "application/json"}, None, timeout)
-        except ApiException as error:
-            raise KubeError(int(error.status or 0), _decode(error.body or b""), "GET", path) from error
+            response = self.transport.send("GET", path, {"Accept": "application/json"}, None, timeout)
+        except TransportError as error:
+            raise KubeError(error.status, _decode(error.body), "GET", path) from error
         if response.status != 200:
-            raise KubeError(int(response.status), _decode(response.read() or b""), "GET", path)
-        return response.response
+            try:
+                raise KubeError(int(response.status), _decode(response.data or b""), "GET", path)
+            finally:
+                response.release_conn()
+        return response
 
     def get(self, path: str, **query: str) -> Any:
         return self.request("GET", path, query=query or None)
@@ -164,6 +201,47 @@ class Kube:
             if error.status == 404:
                 return None
             raise
+
+
+class Expired(Exception):
+    """A watch's ``410 Gone``: its resourceVersion is too old, list again."""
+
+
+def watch_query(version: str, seconds: int) -> dict[str, str]:
+    """The query of one watch request from ``version``, with bookmarks, ended by the server after ``seconds``."""
+    return {"watch": "true", "resourceVersion": version, "allowWatchBookmarks": "true", "timeoutSeconds": str(seconds)}
+
+
+def watch_events(response: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(type, object) of each event of a streaming watch response; ``Expired`` on ``410 Gone``."""
+    for line in _lines(response):
+        event = decoding.loads(line)
+        kind, found = str(event.get("type") or ""), event.get("object") or {}
+        if kind == "ERROR":
+            if found.get("code") == 410:
+                raise Expired(found.get("message") or "resource version too old")
+            raise RuntimeError(f"{found.get('reason')}: {found.get('message')}")
+        yield kind, found
+
+
+def _lines(response: Any) -> Iterator[bytes]:
+    """The non-empty newline-separated lines of a streaming watch response."""
+    parts: list[bytes] = []
+    for chunk in response.stream(amt=None, decode_content=False):
+        while chunk:
+            end = chunk.find(b"\n")
+            if end < 0:
+                parts.append(chunk)
+                break
+            parts.append(chunk[:end])
+            line = b"".join(parts)
+            parts.clear()
+            if line.strip():
+                yield line
+            chunk = chunk[end + 1 :]
+    tail = b"".join(parts)
+    if tail.strip():
+        yield tail
 
 
 def _decode(raw: Any) -> Any:

@@ -18,9 +18,10 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # imported at run time with the ApiClient it is given (``kube.load_config``)
+if TYPE_CHECKING:
     from kubernetes import client
 
+from otelwire.handlers.kube import Expired, Kube, KubeError, Transport, watch_events, watch_query
 from otelwire.spec.model import API_GROUP, API_VERSION, PLURAL, MonitoredService, parse_monitored_service
 from otelwire.spec.problems import InvalidSpec
 
@@ -33,11 +34,13 @@ class Mirror:
     """MonitoredServices by namespace, kept current by list+watch in one thread per scope."""
 
     def __init__(
-        self, api: client.ApiClient, fallback: Lookup, namespaces: Sequence[str] = (), backoff: float = 1.0
+        self,
+        transport: Transport | client.ApiClient,
+        fallback: Lookup,
+        namespaces: Sequence[str] = (),
+        backoff: float = 1.0,
     ) -> None:
-        from kubernetes import client
-
-        self.custom = client.CustomObjectsApi(api)
+        self.kube = Kube(transport, attempts=1)  # the loop lists again after a pause
         self.fallback = fallback
         self.scopes: tuple[str | None, ...] = tuple(namespaces) or (None,)  # None: cluster-wide
         self.backoff = backoff
@@ -70,45 +73,48 @@ class Mirror:
     def stop(self) -> None:
         self._stopping.set()
 
-    def _list_function(self, scope: str | None) -> Callable[..., Any]:
-        if scope is None:
-            return lambda **kw: self.custom.list_cluster_custom_object(API_GROUP, API_VERSION, PLURAL, **kw)
-        return lambda **kw: self.custom.list_namespaced_custom_object(API_GROUP, API_VERSION, scope, PLURAL, **kw)
+    def _path(self, scope: str | None) -> str:
+        base = f"/apis/{API_GROUP}/{API_VERSION}"
+        return f"{base}/{PLURAL}" if scope is None else f"{base}/namespaces/{scope}/{PLURAL}"
 
     def _run(self, scope: str | None) -> None:
-        from kubernetes import watch
-        from kubernetes.client.exceptions import ApiException
-
-        listing = self._list_function(scope)
+        path = self._path(scope)
         delay = self.backoff
         while not self._stopping.is_set():
             try:
-                found = listing(_request_timeout=30)
+                found = self.kube.request("GET", path, timeout=30)
                 self.replace(scope, found.get("items") or [])
                 version = str((found.get("metadata") or {}).get("resourceVersion") or "")
                 delay = self.backoff
                 while not self._stopping.is_set():
-                    stream = watch.Watch()
-                    for event in stream.stream(
-                        listing,
-                        resource_version=version,
-                        allow_watch_bookmarks=True,
-                        timeout_seconds=WATCH_SECONDS,
-                        _request_timeout=(10, WATCH_SECONDS + 30),
-                    ):
-                        raw = event.get("raw_object") or {}
-                        version = str((raw.get("metadata") or {}).get("resourceVersion") or version)
-                        if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
-                            self.update(event["type"], raw)
-            except ApiException as error:  # 410 Gone: list again; anything else: after a pause
-                if error.status != 410:
-                    logger.warning("MonitoredService mirror (%s): HTTP %s, listing again", scope or "all", error.status)
-                    self._stopping.wait(delay)
-                    delay = min(delay * 2, 30.0)
+                    version = self._watch(path, version)
+            except Expired:  # the listed version is too old: list again at once
+                continue
+            except KubeError as error:
+                if error.status == 410:
+                    continue
+                logger.warning("MonitoredService mirror (%s): HTTP %s, listing again", scope or "all", error.status)
+                self._stopping.wait(delay)
+                delay = min(delay * 2, 30.0)
             except Exception as error:  # connection refused or reset, timeouts
                 logger.info("MonitoredService mirror (%s): %s, listing again", scope or "all", error)
                 self._stopping.wait(delay)
                 delay = min(delay * 2, 30.0)
+
+    def _watch(self, path: str, version: str) -> str:
+        """Follow one watch from ``version``; the last resourceVersion seen."""
+        response = self.kube.stream(path, watch_query(version, WATCH_SECONDS), (10, WATCH_SECONDS + 30))
+        try:
+            for kind, body in watch_events(response):
+                version = str((body.get("metadata") or {}).get("resourceVersion") or version)
+                if kind in ("ADDED", "MODIFIED", "DELETED"):
+                    self.update(kind, body)
+                if self._stopping.is_set():
+                    break
+        finally:
+            response.close()
+            response.release_conn()
+        return version
 
     def replace(self, scope: str | None, items: Iterable[Mapping[str, Any]]) -> None:
         """A fresh listing of ``scope`` (None: every namespace) replaces what was known there."""

@@ -14,7 +14,7 @@ in a burst, and at a restart with 10,000 pods the whole list at once
 ``PodWatch`` lists pods in pages and watches them from the listed
 resourceVersion (bookmarks on; a ``410 Gone`` or a broken stream lists again),
 in one thread per watched namespace (one for the whole cluster by default), with
-the API client of ``kube.load_config``, through ``kube.Kube``.  ``PodStore`` keeps one skeleton per pod
+its own connection (``kube.connect``), through ``kube.Kube``.  ``PodStore`` keeps one skeleton per pod
 uid under the keys ``pod_keys`` gives (its namespace and each label pair), so a
 service reads only the bucket its first ``matchLabels`` pair names
 (``pod_bucket``).  Only a pod whose skeleton changed is reported: its namespace
@@ -35,14 +35,14 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # imported at run time with the ApiClient it is given (``kube.load_config``)
+if TYPE_CHECKING:
     import asyncio
 
     from kubernetes import client
 
 from otelwire import decoding
 from otelwire.assess.facts import pod_skeleton, remembered
-from otelwire.handlers.kube import Kube, KubeError
+from otelwire.handlers.kube import Expired, Kube, KubeError, Transport, watch_events, watch_query
 from otelwire.spec.model import MonitoredService
 
 logger = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ class PodWatch:
 
     def __init__(
         self,
-        api: client.ApiClient,
+        transport: Transport | client.ApiClient,
         namespaces: Sequence[str] = (),
         *,
         loop: asyncio.AbstractEventLoop | None = None,
@@ -172,7 +172,7 @@ class PodWatch:
         backoff: float = 1.0,
         page: int = PAGE,
     ) -> None:
-        self.kube = Kube(api)
+        self.kube = Kube(transport)
         self.store = PodStore()
         self.scopes: tuple[str | None, ...] = tuple(namespaces) or (None,)  # None: cluster-wide
         self.loop = loop
@@ -323,52 +323,22 @@ class PodWatch:
 
     def _watch(self, scope: str | None, version: str) -> str | None:
         """Follow one watch from ``version``; the last resourceVersion seen, or None to list again."""
-        query = {
-            "watch": "true",
-            "resourceVersion": version,
-            "allowWatchBookmarks": "true",
-            "timeoutSeconds": str(WATCH_SECONDS),
-        }
-        response = self._request(scope, query, (10, WATCH_SECONDS + 30))
+        response = self._request(scope, watch_query(version, WATCH_SECONDS), (10, WATCH_SECONDS + 30))
         self._responses[scope] = response
         try:
-            for line in _lines(response):
+            for kind, pod in watch_events(response):
                 if self._stopping.is_set():
                     return version
-                event = decoding.loads(line)
-                kind, pod = event.get("type"), event.get("object") or {}
-                if kind == "ERROR":
-                    if pod.get("code") == 410:
-                        return None
-                    raise RuntimeError(f"{pod.get('reason')}: {pod.get('message')}")
                 version = str((pod.get("metadata") or {}).get("resourceVersion") or version)
                 if kind in ("ADDED", "MODIFIED", "DELETED"):
                     self.event(kind, pod)
+        except Expired:
+            return None
         finally:
             self._responses.pop(scope, None)
             response.close()
             response.release_conn()
         return version
-
-
-def _lines(response: Any) -> Iterator[bytes]:
-    """The non-empty newline-separated lines of a streaming watch response."""
-    parts: list[bytes] = []
-    for chunk in response.stream(amt=None, decode_content=False):
-        while chunk:
-            end = chunk.find(b"\n")
-            if end < 0:
-                parts.append(chunk)
-                break
-            parts.append(chunk[:end])
-            line = b"".join(parts)
-            parts.clear()
-            if line.strip():
-                yield line
-            chunk = chunk[end + 1 :]
-    tail = b"".join(parts)
-    if tail.strip():
-        yield tail
 
 
 def _brief(error: BaseException) -> str:
