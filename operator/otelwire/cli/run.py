@@ -21,7 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="run the operator (in a cluster, or against a kubeconfig)",
         description="Run the otelwire operator: reconcile MonitoredServices and serve the pod webhook.",
     )
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then $KUBECONFIG)")
+    parser.add_argument(
+        "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, else in-cluster, else ~/.kube/config)"
+    )
     parser.add_argument(
         "-n",
         "--namespace",
