@@ -7,10 +7,12 @@ pod has it mounted, and the fallback for a kubeconfig that needs a plugin.
 from __future__ import annotations
 
 import base64
+import logging
 import subprocess
 import sys
 import textwrap
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,16 @@ def test_the_operators_requests_with_the_admin_kubeconfig_import_no_kubernetes(p
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["default HttpTransport", "[]"]
+
+
+def test_concurrent_reconciles_share_kept_alive_connections(plane: Plane, caplog: pytest.LogCaptureFixture) -> None:
+    """kopf's handler threads and the re-assessment threads (12) at once: no connection is
+    closed for want of room in the pool, which urllib3 would log as a warning each time."""
+    kube = Kube(connect(str(plane.kubeconfig)))
+    with caplog.at_level(logging.WARNING, logger="urllib3"), ThreadPoolExecutor(12) as threads:
+        names = set(threads.map(lambda _: kube.get("/api/v1/namespaces/default")["metadata"]["name"], range(240)))
+    assert names == {"default"}
+    assert [r.getMessage() for r in caplog.records if "pool is full" in r.getMessage()] == []
 
 
 def test_in_a_pod_the_mounted_token_is_who_otelwire_is(plane: Plane, tmp_path: Path) -> None:

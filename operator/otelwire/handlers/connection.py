@@ -34,6 +34,9 @@ import urllib3
 import yaml
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+# Kept-alive connections per transport: the reconciles' client serves kopf's handler threads and
+# the re-assessment threads at once (12); urllib3 closes, and logs a warning for, any beyond.
+CONNECTIONS = 16
 
 
 class NeedsClient(Exception):
@@ -175,7 +178,7 @@ def _file(base: Path, name: Any) -> str | None:
 class HttpTransport:
     """Requests over urllib3 (the ``kubernetes`` client's own HTTP layer) from a :class:`Connection`."""
 
-    def __init__(self, connection: Connection, connections: int = 4) -> None:
+    def __init__(self, connection: Connection, connections: int = CONNECTIONS) -> None:
         info = connection.info
         self.connection = connection
         self.server = info.server
