@@ -335,9 +335,18 @@ def test_stop_leaves_no_process_and_no_files() -> None:
 
 
 def _child_plane() -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    """A plane started by `python tests/plane.py` in a child process; returns it and its JSON line."""
+    """A plane started by `python tests/plane.py` in a child process; returns it and its JSON line.
+
+    Its SIGINT is Python's KeyboardInterrupt, as in a terminal, even when this suite runs where
+    SIGINT is ignored (a background job of a non-interactive shell, ``nohup``): a child inherits
+    the ignoring, and Python then installs no handler of its own.
+    """
+    interactive = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
     child = subprocess.Popen(
-        [sys.executable, str(PLANE_SCRIPT), "--no-controllers"],
+        [sys.executable, "-c", interactive, str(PLANE_SCRIPT), "--no-controllers"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
