@@ -127,10 +127,10 @@ def import_operator() -> ModuleType:
     (otelwire registers its own, ``handlers.connecting``).  That is about 0.4 s
     of the operator's start, before the webhook can serve.  Hidden here (a
     ``None`` in ``sys.modules`` makes an import fail as if the package were
-    absent, which kopf supports) and with a plain registry, the import happens
-    later, in a thread, when the start-up handler loads the API configuration
-    after the webhook serves.  Imported late: the offline commands need no
-    operator framework.
+    absent, which kopf supports) and with a plain registry, it does not happen
+    at all: otelwire connects without it (``handlers.connection``), unless the
+    kubeconfig needs an auth plugin, and then in a thread after the webhook
+    serves.  Imported late: the offline commands need no operator framework.
     """
     if "kubernetes" in sys.modules:  # already imported by the caller: nothing to save
         import kopf

@@ -22,7 +22,7 @@ import kopf
 import prometheus_client
 
 from otelwire import metrics
-from otelwire.handlers import pods, services
+from otelwire.handlers import connection, pods, services
 from otelwire.handlers.clusterwide import Clusterwide
 from otelwire.handlers.companions import Companions
 from otelwire.handlers.kube import MANAGER, Kube, KubeError, connect
@@ -67,10 +67,7 @@ class SharedMemo(kopf.Memo):
 
 
 def in_cluster() -> bool:
-    return (
-        bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
-        and Path("/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
-    )
+    return connection.in_cluster() is not None
 
 
 @kopf.on.startup()
