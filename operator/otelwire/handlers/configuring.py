@@ -25,7 +25,7 @@ from otelwire import metrics
 from otelwire.handlers import connection, pods, services
 from otelwire.handlers.clusterwide import Clusterwide
 from otelwire.handlers.companions import Companions
-from otelwire.handlers.kube import MANAGER, Kube, KubeError, connect
+from otelwire.handlers.kube import MANAGER, Kube, KubeError, connector
 from otelwire.handlers.mirroring import Lookup, Mirror
 from otelwire.handlers.podwatching import PodWatch
 from otelwire.handlers.probing import Prober
@@ -94,7 +94,10 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     # and a kubeconfig with an auth plugin imports the ``kubernetes`` client (about 0.4 s).
     peered = not settings.peering.standalone
     cert = await _serve_webhook(memo, options, kwargs["msvc_index"], peered=peered) if options.webhook_enabled else None
-    memo.kube = Kube(await asyncio.to_thread(connect, os.environ.get("KUBECONFIG") or None))
+    # Credentials found once; each of the reconciles' client, the pod watch and the mirror keeps
+    # its own connections (a watch holds one for minutes).
+    memo.transport = await asyncio.to_thread(connector, os.environ.get("KUBECONFIG") or None)
+    memo.kube = Kube(await asyncio.to_thread(memo.transport))
     memo.clusterwide = Clusterwide(memo.kube, options)
     memo.companions = Companions(memo.kube, dashboard=_dashboard)
     memo.reassessor = Reassessor(
@@ -107,9 +110,7 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     ).start()
     namespaces, patterns = watched_namespaces()
     memo.pods = PodWatch(
-        # Its own client, as the mirror's: each watch holds a connection for minutes, and the
-        # reconciles' client keeps its pool for their requests.
-        await asyncio.to_thread(connect, os.environ.get("KUBECONFIG") or None),
+        await asyncio.to_thread(memo.transport),
         () if patterns else namespaces,  # patterns: kopf resolves them; every pod is watched
         loop=asyncio.get_running_loop(),
         notify=lambda changed: pods.wake_selecting_services(memo, changed),
@@ -243,9 +244,7 @@ async def _connect_webhook(
     """What needs the API: the standby's mirror or the start-up list, and a local registration."""
     readiness: IndexReadiness = memo.index_ready
     if peered:  # a paused replica's kopf index is empty or stale: the webhook reads a mirror
-        # Its own client: the mirror's watch holds a connection for minutes; the reconciles'
-        # client keeps its pool for their requests.
-        transport = await asyncio.to_thread(connect, os.environ.get("KUBECONFIG") or None)
+        transport = await asyncio.to_thread(memo.transport)
         namespaces, _ = watched_namespaces()
         memo.mirror = Mirror(transport, _indexed(index), namespaces).start()
         if not await asyncio.to_thread(memo.mirror.wait, 30.0):

@@ -33,6 +33,8 @@ import kopf
 import urllib3
 import yaml
 
+from otelwire.handlers.kube import user_agent
+
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 # Kept-alive connections per transport: the reconciles' client serves kopf's handler threads and
 # the re-assessment threads at once (12); urllib3 closes, and logs a warning for, any beyond.
@@ -88,7 +90,7 @@ def in_cluster(environ: Mapping[str, str] | None = None, root: Path | None = Non
     info = kopf.ConnectionInfo(
         server=f"https://{host}:{port}",
         ca_path=str(ca) if ca.exists() else None,
-        default_namespace=namespace.read_text(encoding="utf-8").strip() or None if namespace.exists() else None,
+        default_namespace=(namespace.read_text(encoding="utf-8").strip() or None) if namespace.exists() else None,
     )
     return Connection(info, token_file=str(token))
 
@@ -188,7 +190,7 @@ class HttpTransport:
         self.pool: urllib3.PoolManager = (
             urllib3.ProxyManager(info.proxy_url, **options) if info.proxy_url else urllib3.PoolManager(**options)
         )
-        self.user_agent = _user_agent()
+        self.user_agent = user_agent()
 
     def send(self, method: str, path: str, headers: Mapping[str, str], body: Any, timeout: Any) -> Any:
         """One request; the unread response, whatever its status."""
@@ -210,10 +212,3 @@ def _timeout(timeout: Any) -> urllib3.Timeout:
         connect, read = timeout
         return urllib3.Timeout(connect=connect, read=read)
     return urllib3.Timeout(total=timeout)
-
-
-def _user_agent() -> str:
-    from otelwire import __version__
-    from otelwire.handlers.kube import MANAGER
-
-    return f"{MANAGER}/{__version__}"

@@ -7,7 +7,7 @@ retries and backoff for conflicts, throttling and transient server errors so
 nothing is lost when the API server hiccups, through a ``Transport``:
 
 * ``connection.HttpTransport`` -- urllib3 with the pod's service account or the
-  kubeconfig's token, client certificate or password (``connect``, what
+  kubeconfig's token, client certificate or password (``connector``, what
   ``otelwire run`` uses: it never imports the ``kubernetes`` package, ~7.5 MB);
 * ``ClientTransport`` -- the ``kubernetes`` client's ``ApiClient``, for a
   kubeconfig that needs an auth plugin, and for the offline CLI's ``doctor``
@@ -20,7 +20,7 @@ import json
 import logging
 import time
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from otelwire import decoding
@@ -57,22 +57,35 @@ def load_config(kubeconfig: str | None = None) -> client.ApiClient:
 
 
 def _named(api: client.ApiClient) -> client.ApiClient:
-    """Requests say they are otelwire's: the API server's audit log, and the field manager of any
-    write that names none, read ``otelwire/<version>`` instead of the generated client's name."""
-    from otelwire import __version__
-
-    api.user_agent = f"{MANAGER}/{__version__}"
+    """Requests say they are otelwire's (``user_agent``), not the generated client's."""
+    api.user_agent = user_agent()
     return api
 
 
-def connect(kubeconfig: str | None = None) -> Transport:
-    """What ``otelwire run`` sends its requests through: urllib3 with the pod's service account or
-    the kubeconfig's credentials (``connection``), or the ``kubernetes`` client when the
-    kubeconfig needs a plugin only it runs."""
+def connector(kubeconfig: str | None = None) -> Callable[[], Transport]:
+    """What ``otelwire run`` sends its requests through, as a maker of transports that each keep
+    their own connections: urllib3 with the pod's service account or the kubeconfig's credentials
+    (``connection``), or the ``kubernetes`` client when the kubeconfig needs a plugin only it
+    runs.  The credentials are found once; a token file is still read for each request."""
     from otelwire.handlers.connection import HttpTransport, find
 
     found = find(kubeconfig)
-    return ClientTransport(load_config(kubeconfig)) if found is None else HttpTransport(found)
+    if found is None:
+        return lambda: ClientTransport(load_config(kubeconfig))
+    return lambda: HttpTransport(found)
+
+
+def connect(kubeconfig: str | None = None) -> Transport:
+    """One transport (``connector``)."""
+    return connector(kubeconfig)()
+
+
+def user_agent() -> str:
+    """``otelwire/<version>``: what the API server's audit log, and the field manager of any
+    write that names none, read for otelwire's requests."""
+    from otelwire import __version__
+
+    return f"{MANAGER}/{__version__}"
 
 
 class Transport(Protocol):
@@ -166,10 +179,9 @@ class Kube:
         except TransportError as error:
             raise KubeError(error.status, _decode(error.body), "GET", path) from error
         if response.status != 200:
-            try:
-                raise KubeError(int(response.status), _decode(response.data or b""), "GET", path)
-            finally:
-                response.release_conn()
+            body = response.data or b""
+            response.release_conn()
+            raise KubeError(int(response.status), _decode(body), "GET", path)
         return response
 
     def get(self, path: str, **query: str) -> Any:

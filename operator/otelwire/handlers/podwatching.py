@@ -14,7 +14,7 @@ in a burst, and at a restart with 10,000 pods the whole list at once
 ``PodWatch`` lists pods in pages and watches them from the listed
 resourceVersion (bookmarks on; a ``410 Gone`` or a broken stream lists again),
 in one thread per watched namespace (one for the whole cluster by default), with
-its own connection (``kube.connect``), through ``kube.Kube``.  ``PodStore`` keeps one skeleton per pod
+its own connections (``kube.connector``), through ``kube.Kube``.  ``PodStore`` keeps one skeleton per pod
 uid under the keys ``pod_keys`` gives (its namespace and each label pair), so a
 service reads only the bucket its first ``matchLabels`` pair names
 (``pod_bucket``).  Only a pod whose skeleton changed is reported: its namespace
