@@ -63,7 +63,7 @@ from convergence import (
     run_parallel,
 )
 from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
-from otelwire.handlers.runtime import Options
+from otelwire.options import Options
 from otelwire.webhook import certificates
 from plane import LocalPlane
 from reconcile.harness import Collector, Operator, monitored_service

@@ -8,7 +8,7 @@ from typing import Any
 import kopf
 import pytest
 from otelwire.handlers.configuring import apply_settings
-from otelwire.handlers.runtime import Options
+from otelwire.options import Options
 
 
 @pytest.mark.parametrize(

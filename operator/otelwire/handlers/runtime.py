@@ -1,9 +1,7 @@
-"""Process-wide options and shared state of a running operator.
+"""Shared state of a running operator.
 
-Options come from ``otelwire run``'s flags, which it passes as ``OTELWIRE_*``
-environment variables so that ``kopf run -m otelwire.handlers`` is configured
-the same way.  The shared state (API client, prober, webhook server) lives in
-kopf's ``memo`` and is created by the startup handler.
+The shared state (API client, prober, webhook server) lives in kopf's ``memo``
+and is created by the startup handler; the options are ``otelwire.options``.
 """
 
 from __future__ import annotations
@@ -18,71 +16,6 @@ from typing import TypeVar
 
 from otelwire.plan.selecting import SelectorIndex
 from otelwire.spec.model import MonitoredService
-
-
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw else default
-
-
-def _bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    return default if raw in (None, "") else raw.lower() in ("1", "true", "yes", "on")
-
-
-@dataclass(frozen=True)
-class Options:
-    reassess_interval: float = 60.0
-    operator_namespace: str = "otelwire-system"
-    webhook_enabled: bool = True
-    webhook_host: str = "127.0.0.1"
-    webhook_port: int = 9443
-    webhook_cert_dir: str = ""  # in-cluster: a mounted Secret with tls.crt / tls.key
-    webhook_register: str = "auto"  # auto: register a URL webhook when running outside a cluster
-    webhook_config_name: str = "otelwire-local"
-    probe_timeout: float = 2.0
-    probe_ttl: float = 30.0
-    restart_min_interval: float = 300.0
-    chrony_namespace: str = "otelwire-system"
-    chrony_image: str = "ghcr.io/otelwire/chrony:4.3-bookworm"
-    chrony_servers: str = "0.pool.ntp.org,1.pool.ntp.org,2.pool.ntp.org,3.pool.ntp.org"
-    alias_configmap: str = "otelwire-collector-rules"
-    alias_namespace: str = "otelwire-system"
-    metrics_port: int = 8080
-    list_chunk_size: int = 100  # objects per page of kopf's and the pod watch's lists (0: one response per list)
-    worker_idle_timeout: float = 1.0  # seconds an object's kopf worker waits for its next event
-    peering_lifetime: int | None = None  # seconds a replica's peering record stays valid (None: kopf's 60)
-
-    @classmethod
-    def from_env(cls) -> Options:
-        return cls(
-            reassess_interval=_float("OTELWIRE_REASSESS_INTERVAL", 60.0),
-            operator_namespace=os.environ.get("OTELWIRE_NAMESPACE", "otelwire-system"),
-            webhook_enabled=_bool("OTELWIRE_WEBHOOK", True),
-            webhook_host=os.environ.get("OTELWIRE_WEBHOOK_HOST", "127.0.0.1"),
-            webhook_port=int(os.environ.get("OTELWIRE_WEBHOOK_PORT", "9443")),
-            webhook_cert_dir=os.environ.get("OTELWIRE_WEBHOOK_CERT_DIR", ""),
-            webhook_register=os.environ.get("OTELWIRE_WEBHOOK_REGISTER", "auto"),
-            webhook_config_name=os.environ.get("OTELWIRE_WEBHOOK_CONFIG_NAME", "otelwire-local"),
-            probe_timeout=_float("OTELWIRE_PROBE_TIMEOUT", 2.0),
-            probe_ttl=_float("OTELWIRE_PROBE_TTL", 30.0),
-            restart_min_interval=_float("OTELWIRE_RESTART_MIN_INTERVAL", 300.0),
-            chrony_namespace=os.environ.get(
-                "OTELWIRE_CHRONY_NAMESPACE", os.environ.get("OTELWIRE_NAMESPACE", "otelwire-system")
-            ),
-            chrony_image=os.environ.get("OTELWIRE_CHRONY_IMAGE", "ghcr.io/otelwire/chrony:4.3-bookworm"),
-            chrony_servers=os.environ.get("OTELWIRE_CHRONY_SERVERS", cls.chrony_servers),
-            alias_configmap=os.environ.get("OTELWIRE_ALIAS_CONFIGMAP", "otelwire-collector-rules"),
-            alias_namespace=os.environ.get(
-                "OTELWIRE_ALIAS_NAMESPACE", os.environ.get("OTELWIRE_NAMESPACE", "otelwire-system")
-            ),
-            metrics_port=int(os.environ.get("OTELWIRE_METRICS_PORT", "8080")),
-            list_chunk_size=max(0, int(os.environ.get("OTELWIRE_LIST_CHUNK_SIZE") or cls.list_chunk_size)),
-            worker_idle_timeout=max(0.1, _float("OTELWIRE_WORKER_IDLE_TIMEOUT", cls.worker_idle_timeout)),
-            peering_lifetime=max(1, int(lifetime))
-            if (lifetime := os.environ.get("OTELWIRE_PEERING_LIFETIME"))
-            else None,
-        )
 
 
 @dataclass
