@@ -11,6 +11,7 @@ conflicts, Istio, Prometheus, the digest and pod ownership.
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -94,6 +95,10 @@ def env_of(obj: dict[str, Any], name: str = "app", init: bool = False) -> list[d
     items = obj["spec"]["initContainers" if init else "containers"]
     found: list[dict[str, Any]] = next(c for c in items if c["name"] == name).get("env") or []
     return found
+
+
+def env_values(obj: dict[str, Any], name: str = "app") -> dict[str, Any]:
+    return {e["name"]: e.get("value") for e in env_of(obj, name)}
 
 
 def names(env: list[dict[str, Any]]) -> list[str]:
@@ -904,6 +909,187 @@ def test_istio_canonical_revision_from_version_label() -> None:
     tmpl = template(container(), labels={"app.kubernetes.io/name": "x", "app.kubernetes.io/version": "1.4.2"})
     applied, _ = apply(tmpl, plan(make_ms({"istio": {"mode": "enabled"}}), tmpl))
     assert applied["metadata"]["labels"][ISTIO_CANONICAL_REVISION] == "1.4.2"
+
+
+VERSIONS: list[Any] = [
+    pytest.param({"app.kubernetes.io/version": "1.4.2"}, "1.4.2", None, id="recommended-label"),
+    pytest.param({"version": "v2"}, "v2", None, id="istio-version-label"),
+    pytest.param({"app.kubernetes.io/version": "1.4.2", "version": "1.4.2"}, "1.4.2", None, id="both-agree"),
+    pytest.param(
+        {"app.kubernetes.io/version": "1.4.2", "version": "v2"},
+        "1.4.2",
+        "labels app.kubernetes.io/version='1.4.2' and version='v2' disagree",
+        id="both-disagree-recommended-wins",
+    ),
+    pytest.param({}, None, None, id="none"),
+]
+
+
+@pytest.mark.parametrize(("labels", "version", "note"), VERSIONS)
+def test_version_is_read_as_istio_reads_it(labels: dict[str, str], version: str | None, note: str | None) -> None:
+    """service.version and Istio's canonical-revision come from the same label, in Istio's order."""
+    tmpl = template(container(), container("istio-proxy"), labels={"app.kubernetes.io/name": "x", **labels})
+    p = plan(make_ms(), tmpl)
+    applied, _ = apply(tmpl, p)
+    attrs = attributes.decoded(env_values(applied)["OTEL_RESOURCE_ATTRIBUTES"])
+    assert attrs.get("service.version") == version
+    assert applied["metadata"]["labels"][ISTIO_CANONICAL_REVISION] == (version or "latest")
+    disagreeing = [n for n in p.notes if "disagree" in n]
+    assert len(disagreeing) == (0 if note is None else 1)
+    assert note is None or note in disagreeing[0]
+
+
+CANONICAL_LABELS: list[Any] = [
+    # What Istio's injector writes when it runs first: canonical-name from `app`, revision from `version`.
+    pytest.param({"app": "payments-app", ISTIO_CANONICAL_NAME: "payments-app"}, False, id="istio-first"),
+    pytest.param({ISTIO_CANONICAL_NAME: "payments-app"}, True, id="istio-first-override-on"),
+    pytest.param({ISTIO_CANONICAL_NAME: "order-service"}, False, id="already-ours"),
+]
+
+
+@pytest.mark.parametrize(("labels", "override"), CANONICAL_LABELS)
+def test_istio_canonical_labels_are_otelwires_whenever_istio_applies(labels: dict[str, str], override: bool) -> None:
+    tmpl = template(
+        container(),
+        container("istio-proxy"),
+        labels={"app.kubernetes.io/name": "order-service", "version": "v3", ISTIO_CANONICAL_REVISION: "v1", **labels},
+    )
+    applied, delta = apply(tmpl, plan(make_ms({"injection": {"overrideExisting": override}}), tmpl))
+    assert applied["metadata"]["labels"][ISTIO_CANONICAL_NAME] == "order-service"
+    assert applied["metadata"]["labels"][ISTIO_CANONICAL_REVISION] == "v3"
+    assert not [c for c in delta.conflicts if c.name.startswith("service.istio.io/")]
+
+
+def test_istio_canonical_labels_of_a_pod_without_istio_are_the_users() -> None:
+    tmpl = template(container(), labels={"app.kubernetes.io/name": "order-service", ISTIO_CANONICAL_NAME: "x"})
+    applied, delta = apply(tmpl, plan(make_ms(), tmpl))
+    assert applied["metadata"]["labels"][ISTIO_CANONICAL_NAME] == "x"
+    assert delta.conflicts == ()
+
+
+NAMESPACE_INJECTION: list[Any] = [
+    pytest.param({"istio-injection": "enabled"}, {}, True, id="istio-injection-enabled"),
+    pytest.param({"istio.io/rev": "canary"}, {}, True, id="revision"),
+    pytest.param({"istio-injection": "disabled", "istio.io/rev": "canary"}, {}, False, id="disabled-wins"),
+    pytest.param({"istio-injection": "enabled"}, {"sidecar.istio.io/inject": "false"}, False, id="pod-opts-out"),
+    pytest.param({}, {}, False, id="plain-namespace"),
+    pytest.param(None, {}, False, id="namespace-unknown"),
+]
+
+
+@pytest.mark.parametrize(("namespace_labels", "pod_labels", "istio"), NAMESPACE_INJECTION)
+def test_namespace_level_injection_is_istio(
+    namespace_labels: dict[str, str] | None, pod_labels: dict[str, str], istio: bool
+) -> None:
+    tmpl = template(container(), labels={"app.kubernetes.io/name": "order-service", **pod_labels})
+    p = plan_for(make_ms(), tmpl, DEPLOYMENT, NS, namespace_labels=namespace_labels)
+    assert p.istio is istio
+
+
+def test_digest_is_the_same_before_and_after_istio_injects() -> None:
+    """Patch mode plans a template Istio injects later; otelwire's webhook may run before Istio's."""
+    ms = make_ms()
+    tmpl = template(labels={"app.kubernetes.io/name": "order-service", "app": "shop"})
+    template_plan = plan(ms, tmpl, DEPLOYMENT)
+    assert not template_plan.istio
+    injected, _ = apply(tmpl, template_plan)
+    by_istio = pod_from(injected)
+    by_istio["spec"]["containers"].append(container("istio-proxy"))
+    by_istio["metadata"]["annotations"]["sidecar.istio.io/status"] = "{}"
+    pod_plan = plan_for(ms, by_istio, owner_of_pod(by_istio), NS)
+    assert pod_plan.istio and pod_plan.digest == template_plan.digest
+
+
+def merged_pod(merge: dict[str, str] | None, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    """A pod after Istio's injector with metrics merge: scrape annotations at the sidecar, the app's in env."""
+    env = [{"name": "ISTIO_META_WORKLOAD_NAME", "value": "order-service"}]
+    if merge is not None:
+        env.append({"name": "ISTIO_PROMETHEUS_ANNOTATIONS", "value": json.dumps(merge, separators=(",", ":"))})
+    return template(
+        container(),
+        container("istio-proxy", env=env),
+        annotations={
+            "sidecar.istio.io/status": "{}",
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": "15020",
+            "prometheus.io/path": "/stats/prometheus",
+            **(annotations or {}),
+        },
+    )
+
+
+METRICS_MERGE: list[Any] = [
+    pytest.param(
+        {"scrape": "", "path": "", "port": ""},
+        False,
+        '{"scrape":"true","path":"/metrics","port":"9464"}',
+        [],
+        id="istio-first-empty-filled",
+    ),
+    pytest.param(
+        {"scrape": "true", "path": "/metrics", "port": "9464"},
+        False,
+        None,
+        [],
+        id="otelwire-first-already-ours",
+    ),
+    pytest.param(
+        {"scrape": "true", "path": "/custom", "port": "8080"},
+        False,
+        None,
+        ["ISTIO_PROMETHEUS_ANNOTATIONS[path]", "ISTIO_PROMETHEUS_ANNOTATIONS[port]"],
+        id="users-kept",
+    ),
+    pytest.param(
+        {"scrape": "true", "path": "/custom", "port": "8080"},
+        True,
+        '{"scrape":"true","path":"/metrics","port":"9464"}',
+        ["ISTIO_PROMETHEUS_ANNOTATIONS[path]", "ISTIO_PROMETHEUS_ANNOTATIONS[port]"],
+        id="users-overridden",
+    ),
+]
+
+
+@pytest.mark.parametrize(("merge", "override", "value", "conflicts"), METRICS_MERGE)
+def test_istio_metrics_merge_points_at_the_apps_port(
+    merge: dict[str, str], override: bool, value: str | None, conflicts: list[str]
+) -> None:
+    pod = merged_pod(merge)
+    p = plan(make_ms({"injection": {"overrideExisting": override}}), pod)
+    applied, delta = apply(pod, p)
+    # The scrape annotations stay the merge's: the sidecar serves the app's metrics with its own.
+    assert {k: v for k, v in applied["metadata"]["annotations"].items() if k.startswith("prometheus.io/")} == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": "15020",
+        "prometheus.io/path": "/stats/prometheus",
+    }
+    proxy_env = env_values(applied, "istio-proxy")
+    assert proxy_env["ISTIO_PROMETHEUS_ANNOTATIONS"] == (value or json.dumps(merge, separators=(",", ":")))
+    assert set(proxy_env) == {"ISTIO_META_WORKLOAD_NAME", "ISTIO_PROMETHEUS_ANNOTATIONS"}  # nothing else of ours
+    assert [c.name for c in delta.conflicts] == conflicts
+    ops, _ = json_patch(pod, p)
+    assert apply_patch(pod, ops) == applied
+    assert changes(applied, p).merge is None  # applying twice changes nothing
+
+
+def test_without_istios_merge_the_scrape_annotations_are_compared_as_they_are() -> None:
+    pod = merged_pod(None)
+    applied, delta = apply(pod, plan(make_ms(), pod))
+    assert applied["metadata"]["annotations"]["prometheus.io/port"] == "15020"
+    assert [c.name for c in delta.conflicts] == ["prometheus.io/port", "prometheus.io/path"]
+
+
+def test_with_podmonitors_no_scrape_annotations_and_no_merge() -> None:
+    """One scrape path per pod: the PodMonitor, never the annotations as well."""
+    tmpl = template()
+    p = plan_for(make_ms(), tmpl, DEPLOYMENT, NS, podmonitors=True)
+    applied, _ = apply(tmpl, p)
+    assert not [k for k in applied["metadata"]["annotations"] if k.startswith("prometheus.io/")]
+    assert p.digest != plan_for(make_ms(), tmpl, DEPLOYMENT, NS).digest
+    pod = merged_pod({"scrape": "", "path": "", "port": ""})
+    merged, delta = apply(pod, plan_for(make_ms(), pod, None, NS, podmonitors=True))
+    assert delta.merge is None
+    assert env_values(merged, "istio-proxy")["ISTIO_PROMETHEUS_ANNOTATIONS"] == '{"scrape":"","path":"","port":""}'
 
 
 PROXY_CONFIGS: list[Any] = [

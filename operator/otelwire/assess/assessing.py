@@ -114,8 +114,12 @@ def assess(
     now: str,
     applying: bool = False,
     alias_conflicts: Sequence[str] = (),
+    podmonitors: bool = False,
 ) -> Assessment:
-    """Conditions for a valid MonitoredService over the pods it owns (see :func:`owned_pods`)."""
+    """Conditions for a valid MonitoredService over the pods it owns (see :func:`owned_pods`).
+
+    ``podmonitors``: the cluster scrapes through PodMonitors (the plan has no scrape annotations).
+    """
     before = conditions.by_type(previous)
     gen = ms.generation
 
@@ -135,7 +139,7 @@ def assess(
             workload_names.add(f"{owner.kind} {owner.name}")
             if owner.name != ms.service_name:
                 name_problems.append(f"{owner.kind} {owner.name!r}")
-        plan = plan_for(ms, pod, owner, ms.namespace)
+        plan = plan_for(ms, pod, owner, ms.namespace, podmonitors=podmonitors)
         digest = (meta.get("annotations") or {}).get(INJECTED_ANNOTATION)
         if digest == plan.digest:
             instrumented.append(name)

@@ -2,7 +2,7 @@
 
 A full Pod object is several kilobytes; the operator watches every pod of the
 namespaces it serves, so it keeps only a *skeleton*: the metadata and
-container fields the planner reads (names, the OTEL_* env, Istio and version
+container fields the planner reads (names, the OTEL_* env and Istio's metrics merge, Istio and version
 labels, the controller reference, otelwire's annotations) and the phase.
 Planning a skeleton gives the same digest as planning the full pod, which
 is what lets assessment tell current, outdated and missing pods apart.
@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from otelwire.plan.plans import (
     INJECTED_ANNOTATION,
+    ISTIO_PROMETHEUS_ENV,
     ISTIO_PROXY_CONFIG,
     OWNER_ANNOTATION,
 )
@@ -95,12 +96,13 @@ def shared_strings(value: Any) -> Any:
     return value
 
 
+def _kept(name: str) -> bool:
+    """The env planning compares: OTEL_* and Istio's metrics merge (istio-proxy's scrape settings)."""
+    return name.startswith("OTEL_") or name == ISTIO_PROMETHEUS_ENV
+
+
 def _container(container: Mapping[str, Any]) -> dict[str, Any]:
-    env = [
-        dict(e)
-        for e in container.get("env") or []
-        if isinstance(e, Mapping) and str(e.get("name", "")).startswith("OTEL_")
-    ]
+    env = [dict(e) for e in container.get("env") or [] if isinstance(e, Mapping) and _kept(str(e.get("name", "")))]
     out: dict[str, Any] = {"name": container.get("name", "")}
     if env:
         out["env"] = env

@@ -8,6 +8,7 @@ from typing import Any
 
 from kubernetes.config import ConfigException
 
+from otelwire.companions import podmonitor
 from otelwire.doctor import Finding, diagnose
 from otelwire.doctor.live import diagnose_live
 from otelwire.handlers.kube import Kube, KubeError, load_config
@@ -36,6 +37,15 @@ def _list(kube: Kube, base: str, plural: str, kind: str, namespaces: Sequence[st
     return items
 
 
+def _podmonitors(kube: Kube) -> bool:
+    """Whether the cluster serves the Prometheus Operator's PodMonitors (the operator then plans no annotations)."""
+    try:
+        found = kube.get(f"/apis/{podmonitor.API_VERSION}")
+    except KubeError:
+        return False
+    return any(r.get("name") == "podmonitors" for r in found.get("resources") or [])
+
+
 class ClusterUnavailable(Exception):
     """No credentials, no server, or not allowed to list what doctor reads."""
 
@@ -47,6 +57,7 @@ def diagnose_cluster(kubeconfig: str | None, namespaces: Sequence[str]) -> list[
     except (ConfigException, OSError, KubeError) as error:
         raise ClusterUnavailable(str(error)) from None
     pods = listed.pop("Pod")
+    podmonitors = _podmonitors(kube)
     # Bare pods are workloads of their own; owned pods are judged through their workload.
     bare = [p for p in pods if not (p.get("metadata") or {}).get("ownerReferences")]
     bodies = [*listed[KIND], *(obj for kind, objs in listed.items() if kind != KIND for obj in objs), *bare]
@@ -54,5 +65,5 @@ def diagnose_cluster(kubeconfig: str | None, namespaces: Sequence[str]) -> list[
     services, _ = parse_services(listed[KIND], "default")
     prober = Prober()
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    findings.extend(diagnose_live(services, pods, prober.check, now))
+    findings.extend(diagnose_live(services, pods, prober.check, now, podmonitors=podmonitors))
     return findings

@@ -34,7 +34,10 @@ def diagnose_live(
     pods: Sequence[Mapping[str, Any]],
     probe: Callable[[MonitoredService], ProbeResult | None],
     now: str,
+    *,
+    podmonitors: bool = False,
 ) -> list[Finding]:
+    """Findings from the assessor over live pods (``podmonitors``: the cluster has PodMonitors)."""
     findings: list[Finding] = []
     indexes = {namespace: SelectorIndex(namespace, services) for namespace in {ms.namespace for ms in services}}
     by_namespace: dict[str, list[Mapping[str, Any]]] = {}
@@ -42,7 +45,7 @@ def diagnose_live(
         by_namespace.setdefault(str((pod.get("metadata") or {}).get("namespace")), []).append(pod)
     for ms in services:
         mine = owned_pods(ms, indexes[ms.namespace], by_namespace.get(ms.namespace, []))
-        result = assess(ms, mine, probe=probe(ms), clock=None, previous=(), now=now)
+        result = assess(ms, mine, probe=probe(ms), clock=None, previous=(), now=now, podmonitors=podmonitors)
         for cond in result.status["conditions"]:
             spec = _CHECKS.get(str(cond["type"]))
             if spec is None or cond["status"] == "True":

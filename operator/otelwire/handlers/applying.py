@@ -52,10 +52,28 @@ def _owned_by_otelwire(obj: Mapping[str, Any]) -> bool:
     return any(m.get("manager") == MANAGER for m in (obj.get("metadata") or {}).get("managedFields") or [])
 
 
-def apply_patch_mode(kube: Kube, ms: MonitoredService, services: Sequence[MonitoredService]) -> ApplyOutcome:
-    """Server-side-apply ``ms``'s plan to every workload it selects in its namespace."""
+def namespace_labels(kube: Kube, namespace: str) -> Mapping[str, str] | None:
+    """The labels of ``namespace`` (Istio's namespace-level injection), or None when they cannot be read."""
+    try:
+        found = kube.get(f"/api/v1/namespaces/{namespace}")
+    except KubeError as error:
+        logger.info("namespace %s not read (%s): Istio's namespace-level injection is not foreseen", namespace, error)
+        return None
+    labels = (found.get("metadata") or {}).get("labels") or {}
+    return labels if isinstance(labels, Mapping) else None
+
+
+def apply_patch_mode(
+    kube: Kube, ms: MonitoredService, services: Sequence[MonitoredService], *, podmonitors: bool = False
+) -> ApplyOutcome:
+    """Server-side-apply ``ms``'s plan to every workload it selects in its namespace.
+
+    The namespace's labels are read first: where Istio injects every pod of the namespace,
+    the template already carries the canonical labels Istio would otherwise take from ``app``.
+    """
     outcome = ApplyOutcome()
     rivals = [s for s in services if s.namespace == ms.namespace] or [ms]
+    labels_of_namespace = namespace_labels(kube, ms.namespace)
     for kind, obj in _workloads(kube, ms.namespace):
         meta = obj.get("metadata") or {}
         name = str(meta.get("name"))
@@ -64,7 +82,14 @@ def apply_patch_mode(kube: Kube, ms: MonitoredService, services: Sequence[Monito
         chosen = selecting.select_services(rivals, ms.namespace, labels)
         if not chosen or chosen[0].key != ms.key:
             continue
-        plan = plan_for(ms, template, Workload(kind, name), ms.namespace)
+        plan = plan_for(
+            ms,
+            template,
+            Workload(kind, name),
+            ms.namespace,
+            podmonitors=podmonitors,
+            namespace_labels=labels_of_namespace,
+        )
         annotations = (template.get("metadata") or {}).get("annotations") or {}
         if annotations.get(INJECTED_ANNOTATION) == plan.digest:
             outcome.unchanged.append(f"{kind} {name}")

@@ -30,7 +30,8 @@ from otelwire.handlers.indexing import forget
 from otelwire.handlers.kube import KubeError
 from otelwire.handlers.podwatching import pod_bucket
 from otelwire.handlers.reassessing import Deferred
-from otelwire.handlers.runtime import DIFFBASE_FIELD, Options, handled, service_key, snapshot
+from otelwire.handlers.runtime import DIFFBASE_FIELD, handled, service_key, snapshot
+from otelwire.options import Options
 from otelwire.plan.workloads import owner_of_pod
 from otelwire.spec.model import API_GROUP, API_VERSION, PLURAL, MonitoredService, parse_monitored_service
 from otelwire.spec.problems import InvalidSpec
@@ -124,13 +125,14 @@ def _reconcile(
             f"pods not listed yet (waited {PODS_LISTED_WAIT:.0f}s); see the pod watch's log", delay=10
         )
     selection = memo.selections.get(namespace)
+    podmonitors = _podmonitors(memo)
     renamed = memo.clusterwide.sync(memo.selections.all, version=memo.selections.version)
     alias_notes = renamed.conflicts.get(ms.key, [])
     applying_now = False
     try:
         if apply and ms.spec.injection.mode == "patch":
             services: list[MonitoredService] = snapshot(msvc_index.get(namespace, ()))
-            outcome = applying.apply_patch_mode(memo.kube, ms, services)
+            outcome = applying.apply_patch_mode(memo.kube, ms, services, podmonitors=podmonitors)
             applying_now = bool(outcome.applied)
             kept = [*outcome.applied, *outcome.unchanged]
             applying.release(memo.kube, ms, keep=kept)
@@ -155,8 +157,9 @@ def _reconcile(
         now=_now(),
         applying=applying_now,
         alias_conflicts=alias_notes,
+        podmonitors=podmonitors,
     )
-    _restart_outdated(ms, pods, assessment, memo)
+    _restart_outdated(ms, pods, assessment, memo, podmonitors)
     try:
         memo.companions.sync(ms, created=created)
     except KubeError as error:
@@ -167,8 +170,25 @@ def _reconcile(
     metrics.RECONCILE_SECONDS.observe(time.perf_counter() - started)
 
 
+def _podmonitors(memo: kopf.Memo) -> bool:
+    """Whether the cluster has the Prometheus Operator's PodMonitors (rediscovered every few minutes).
+
+    The webhook plans with the same answer: pods are scraped through PodMonitors or through
+    annotations, never both.
+    """
+    try:
+        found = bool(memo.companions.podmonitors_available())
+    except KubeError as error:
+        logger.warning("could not discover the Prometheus Operator's API: %s", error)
+        found = bool(memo.companions.podmonitors_known)
+    reviewer = getattr(memo, "reviewer", None)
+    if reviewer is not None:
+        reviewer.podmonitors = found
+    return found
+
+
 def _restart_outdated(
-    ms: MonitoredService, pods: list[Mapping[str, Any]], assessment: Assessment, memo: kopf.Memo
+    ms: MonitoredService, pods: list[Mapping[str, Any]], assessment: Assessment, memo: kopf.Memo, podmonitors: bool
 ) -> None:
     if ms.spec.injection.mode != "webhook" or not ms.spec.injection.restart_outdated or memo.webhook is None:
         return
@@ -185,7 +205,7 @@ def _restart_outdated(
         if owner is None:
             continue
         digest = ((pod.get("metadata") or {}).get("annotations") or {}).get(INJECTED_ANNOTATION)
-        if digest != plan_for(ms, pod, owner, ms.namespace).digest:
+        if digest != plan_for(ms, pod, owner, ms.namespace, podmonitors=podmonitors).digest:
             owners.add(owner)
     for owner in sorted(owners, key=lambda w: (w.kind, w.name)):
         key = f"{ms.namespace}/{owner.kind}/{owner.name}"

@@ -15,6 +15,14 @@ us.  The rules:
   a downward-API variable it references *later* in the list, in which case it
   moves behind them (removed, then appended in plan order);
 * ``proxy.istio.io/config`` is merged, never replaced;
+* whenever Istio applies, ``service.istio.io/canonical-name`` and
+  ``canonical-revision`` are otelwire's: Istio's injector, when it ran first,
+  filled them from the ``app`` and ``version`` labels;
+* on a pod Istio's injector already gave its metrics merge, the scrape
+  annotations point at the sidecar: the app's scrape settings are then compared
+  with (and filled into) istio-proxy's ``ISTIO_PROMETHEUS_ANNOTATIONS``, which
+  is where pilot-agent reads them -- the only thing otelwire ever changes in
+  one of Istio's containers;
 * nothing already equal is touched, so applying twice changes nothing.
 
 The webhook's patch therefore holds only ``add`` operations unless the user
@@ -24,6 +32,7 @@ asked for overriding or has a resource-attribute list to merge into.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +41,19 @@ import yaml
 
 from otelwire.plan import attributes
 from otelwire.plan.environment import DOWNWARD_NAMES, RESOURCE_ATTRIBUTES
-from otelwire.plan.plans import ISTIO_PROXY_CONFIG, EnvVar, Plan
+from otelwire.plan.plans import (
+    INJECTED_ANNOTATION,
+    ISTIO_LABELS,
+    ISTIO_PROMETHEUS_ENV,
+    ISTIO_PROXY_CONFIG,
+    OWNER_ANNOTATION,
+    PROMETHEUS_ANNOTATIONS,
+    PROMETHEUS_PATH,
+    PROMETHEUS_PORT,
+    PROMETHEUS_SCRAPE,
+    EnvVar,
+    Plan,
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +92,16 @@ class ContainerChanges:
 
 
 @dataclass(frozen=True)
+class MergeChange:
+    """A new value for istio-proxy's ``ISTIO_PROMETHEUS_ANNOTATIONS`` (Istio's metrics merge)."""
+
+    list_key: str  # containers, or initContainers for a native sidecar
+    index: int  # of istio-proxy in that list
+    env_index: int  # of the variable in its env
+    value: str
+
+
+@dataclass(frozen=True)
 class Changes:
     containers: tuple[ContainerChanges, ...]
     labels: Mapping[str, str]
@@ -79,10 +110,11 @@ class Changes:
     has_labels: bool
     has_annotations: bool
     conflicts: tuple[Conflict, ...] = field(default=())
+    merge: MergeChange | None = None
 
     @property
     def empty(self) -> bool:
-        return not self.labels and not self.annotations and all(c.empty for c in self.containers)
+        return not self.labels and not self.annotations and self.merge is None and all(c.empty for c in self.containers)
 
 
 def _describe(entry: Mapping[str, Any]) -> str:
@@ -229,6 +261,58 @@ def well_formed(template: Mapping[str, Any]) -> bool:
     )
 
 
+def istio_merge(spec: Mapping[str, Any]) -> tuple[str, int, int, Mapping[str, Any]] | None:
+    """Where Istio's injector left the app's scrape settings: (list, istio-proxy's index, env index, entry).
+
+    None when the pod has no istio-proxy with ``ISTIO_PROMETHEUS_ANNOTATIONS`` (no sidecar yet,
+    or metrics merge off).
+    """
+    for list_key in ("containers", "initContainers"):
+        for index, container in enumerate(spec.get(list_key) or []):
+            if not isinstance(container, Mapping) or container.get("name") != "istio-proxy":
+                continue
+            for env_index, entry in enumerate(container.get("env") or []):
+                if isinstance(entry, Mapping) and entry.get("name") == ISTIO_PROMETHEUS_ENV:
+                    return list_key, index, env_index, entry
+    return None
+
+
+# Istio's prometheusScrapeConfiguration (pkg/kube/inject): these keys, in this order.
+_MERGE_KEYS = {"scrape": PROMETHEUS_SCRAPE, "path": PROMETHEUS_PATH, "port": PROMETHEUS_PORT}
+
+
+def _merge_changes(
+    found: tuple[str, int, int, Mapping[str, Any]], wanted: Mapping[str, str], override: bool
+) -> tuple[MergeChange | None, list[Conflict]]:
+    """The app's scrape settings in Istio's merge: an empty one is filled, the user's kept (or overridden)."""
+    list_key, index, env_index, entry = found
+    raw = entry.get("value") or ""
+    try:
+        current = json.loads(raw) if raw else {}
+    except ValueError:
+        current = None
+    if not isinstance(current, dict) or entry.get("valueFrom") is not None:
+        theirs = _describe(entry)
+        return None, [Conflict("container istio-proxy", ISTIO_PROMETHEUS_ENV, theirs, "metrics merge", False)]
+    merged = dict(current)
+    conflicts: list[Conflict] = []
+    for key, annotation in _MERGE_KEYS.items():
+        ours = wanted[annotation]
+        theirs = str(current.get(key) or "")
+        if theirs and theirs != ours:
+            conflicts.append(
+                Conflict("container istio-proxy", f"{ISTIO_PROMETHEUS_ENV}[{key}]", theirs, ours, override)
+            )
+            if not override:
+                continue
+        merged[key] = ours
+    if merged == current:
+        return None, conflicts
+    ordered = {key: merged.pop(key) for key in _MERGE_KEYS if key in merged} | merged
+    value = json.dumps(ordered, separators=(",", ":"))
+    return MergeChange(list_key, index, env_index, value), conflicts
+
+
 def changes(template: Mapping[str, Any], plan: Plan) -> Changes:
     """Compare ``template`` (a pod or pod template) with ``plan``; no changes for a malformed one."""
     if not well_formed(template):
@@ -249,12 +333,19 @@ def changes(template: Mapping[str, Any], plan: Plan) -> Changes:
         all_conflicts.extend(conflicts)
     labels = meta.get("labels") or {}
     annotations = meta.get("annotations") or {}
-    from otelwire.plan.plans import INJECTED_ANNOTATION, OWNER_ANNOTATION
-
-    always = frozenset({INJECTED_ANNOTATION, OWNER_ANNOTATION})
+    # Ours whatever they hold: the digest and owner, and Istio's canonical labels where Istio applies.
+    always = frozenset({INJECTED_ANNOTATION, OWNER_ANNOTATION, *ISTIO_LABELS})
     label_changes, conflicts = _map_changes(labels, plan.labels, "label", override, always)
     all_conflicts.extend(conflicts)
-    annotation_changes, conflicts = _map_changes(annotations, plan.annotations, "annotation", override, always)
+    wanted_annotations = plan.annotations
+    merge: MergeChange | None = None
+    found = istio_merge(spec) if PROMETHEUS_PORT in wanted_annotations else None
+    if found is not None:
+        # The scrape annotations are the merge's (the sidecar's port): the app's go in its env.
+        wanted_annotations = {k: v for k, v in wanted_annotations.items() if k not in PROMETHEUS_ANNOTATIONS}
+        merge, conflicts = _merge_changes(found, plan.annotations, override)
+        all_conflicts.extend(conflicts)
+    annotation_changes, conflicts = _map_changes(annotations, wanted_annotations, "annotation", override, always)
     all_conflicts.extend(conflicts)
     proxy, conflicts = _merge_proxy_config(annotations.get(ISTIO_PROXY_CONFIG), plan.proxy_config, override)
     all_conflicts.extend(conflicts)
@@ -268,6 +359,7 @@ def changes(template: Mapping[str, Any], plan: Plan) -> Changes:
         has_labels=bool(meta.get("labels") is not None),
         has_annotations=bool(meta.get("annotations") is not None),
         conflicts=tuple(all_conflicts),
+        merge=merge,
     )
 
 
@@ -291,6 +383,9 @@ def apply(template: Mapping[str, Any], plan: Plan) -> tuple[dict[str, Any], Chan
             del env[at]
         env = [v.manifest() for v in change.prepend] + env + [v.manifest() for v in change.append]
         container["env"] = env
+    if delta.merge is not None:
+        entry = result["spec"][delta.merge.list_key][delta.merge.index]["env"][delta.merge.env_index]
+        entry["value"] = delta.merge.value
     return result, delta
 
 
@@ -338,4 +433,8 @@ def json_patch(template: Mapping[str, Any], plan: Plan, prefix: str = "") -> tup
             ops.append({"op": "remove", "path": f"{base}/{at + shift}"})
         for var in change.append:
             ops.append({"op": "add", "path": f"{base}/-", "value": var.manifest()})
+    if delta.merge is not None:
+        merge = delta.merge
+        path = f"{prefix}/spec/{merge.list_key}/{merge.index}/env/{merge.env_index}"
+        ops.append({"op": "replace", "path": path, "value": {"name": ISTIO_PROMETHEUS_ENV, "value": merge.value}})
     return ops, delta

@@ -2,10 +2,12 @@
 
 The webhook, patch mode, ``otelwire render`` and ``otelwire doctor`` all call
 :func:`plan_for`; none of them decides on its own what to inject.  The plan
-depends only on the spec, the template's container names, its version label
-and Istio signals, and the owning workload -- never on what otelwire injected
-before -- so planning an already injected pod yields the same digest, which
-is how the assessor tells current, outdated and missing pods apart.
+depends only on the spec, the template's container names, its version labels
+and Istio signals (and its namespace's injection labels, where known), the
+owning workload, and whether the cluster scrapes through PodMonitors -- never
+on what otelwire injected before -- so planning an already injected pod yields
+the same digest, which is how the assessor tells current, outdated and missing
+pods apart.
 Next in the flow: ``otelwire.plan.changing`` turns a plan into changes.
 """
 
@@ -18,9 +20,13 @@ from otelwire.plan import environment, selecting
 from otelwire.plan.plans import (
     ISTIO_CANONICAL_NAME,
     ISTIO_CANONICAL_REVISION,
+    ISTIO_DEFAULT_REVISION,
     OWNER_ANNOTATION,
+    PROMETHEUS_PATH,
+    PROMETHEUS_PORT,
+    PROMETHEUS_SCRAPE,
     SERVICE_LABEL,
-    VERSION_LABEL,
+    VERSION_LABELS,
     ContainerPlan,
     Plan,
     Workload,
@@ -33,9 +39,24 @@ HTTP_JSON_NOTE = (
 )
 
 
-def _istio_applies(ms: MonitoredService, template: Mapping[str, Any]) -> bool:
-    mode = ms.spec.istio.mode
-    return mode == "enabled" or (mode == "auto" and selecting.has_istio_sidecar(template))
+def version_of(labels: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The pod's version, read as Istio reads ``canonical-revision``, and a note when its labels disagree.
+
+    ``app.kubernetes.io/version`` wins over ``version``: Istio's injector and pilot take
+    the same order, so ``service.version`` and the mesh's revision are always the same.
+    """
+    found = [(key, labels[key]) for key in VERSION_LABELS if isinstance(labels.get(key), str) and labels[key]]
+    if not found:
+        return None, None
+    (key, version), *others = found
+    note = None
+    if others and others[0][1] != version:
+        other_key, other = others[0]
+        note = (
+            f"labels {key}={version!r} and {other_key}={other!r} disagree: service.version and Istio's "
+            f"canonical-revision use {version!r} ({key} comes first, as in Istio)"
+        )
+    return version, note
 
 
 def plan_for(
@@ -43,13 +64,24 @@ def plan_for(
     template: Mapping[str, Any],
     workload: Workload | None = None,
     namespace: str | None = None,
+    *,
+    podmonitors: bool = False,
+    namespace_labels: Mapping[str, str] | None = None,
 ) -> Plan:
-    """What ``ms`` wants in a pod built from ``template`` (a pod, or a workload's pod template)."""
+    """What ``ms`` wants in a pod built from ``template`` (a pod, or a workload's pod template).
+
+    ``podmonitors``: the cluster runs the Prometheus Operator, so the service's pods are
+    scraped through its PodMonitor and get no scrape annotations (one scrape path per pod).
+    ``namespace_labels``: the labels of the pods' namespace, when known, for Istio's
+    namespace-level injection (patch mode plans templates before Istio injects their pods).
+    """
     meta = template.get("metadata") or {}
     spec = template.get("spec") or {}
     labels = meta.get("labels") or {}
-    version = labels.get(VERSION_LABEL) or None
+    version, version_note = version_of(labels)
     containers, notes = selecting.target_containers(spec, ms.spec.injection.containers)
+    if version_note:
+        notes.append(version_note)
     container_plans = tuple(
         ContainerPlan(
             container=name,
@@ -67,18 +99,20 @@ def plan_for(
     want_labels: dict[str, str] = {SERVICE_LABEL: ms.service_name}
     want_annotations: dict[str, str] = {OWNER_ANNOTATION: ms.name}
     proxy: dict[str, str] = {}
-    if _istio_applies(ms, template):
+    mode = ms.spec.istio.mode
+    if mode == "enabled" or (mode == "auto" and selecting.istio_injects(template, namespace_labels)):
+        # Istio's injector fills these from the `app` and `version` labels unless they are set;
+        # it may run before otelwire, so they are otelwire's whenever Istio applies.
         want_labels[ISTIO_CANONICAL_NAME] = ms.service_name
-        if version:
-            want_labels[ISTIO_CANONICAL_REVISION] = version
+        want_labels[ISTIO_CANONICAL_REVISION] = version or ISTIO_DEFAULT_REVISION
         proxy["tracingServiceName"] = "CANONICAL_NAME_ONLY"
     metrics = ms.spec.metrics
-    if metrics.exporter == "prometheus":
+    if metrics.exporter == "prometheus" and not podmonitors:
         want_annotations.update(
             {
-                "prometheus.io/scrape": "true",
-                "prometheus.io/port": str(metrics.prometheus.port),
-                "prometheus.io/path": metrics.prometheus.path,
+                PROMETHEUS_SCRAPE: "true",
+                PROMETHEUS_PORT: str(metrics.prometheus.port),
+                PROMETHEUS_PATH: metrics.prometheus.path,
             }
         )
     uses_otlp = ms.spec.tracing.exporter == "otlp" or metrics.exporter == "otlp"
@@ -95,4 +129,5 @@ def plan_for(
         proxy_config=proxy,
         override_existing=ms.spec.injection.override_existing,
         notes=tuple(notes),
+        istio_mode=mode,
     ).with_digest()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 INJECTED_ANNOTATION = "otelwire.io/injected"
@@ -19,8 +19,19 @@ OWNER_ANNOTATION = "otelwire.io/monitoredservice"
 SERVICE_LABEL = "otelwire.io/service"
 ISTIO_CANONICAL_NAME = "service.istio.io/canonical-name"
 ISTIO_CANONICAL_REVISION = "service.istio.io/canonical-revision"
+ISTIO_LABELS = (ISTIO_CANONICAL_NAME, ISTIO_CANONICAL_REVISION)
 ISTIO_PROXY_CONFIG = "proxy.istio.io/config"
+ISTIO_DEFAULT_REVISION = "latest"  # what Istio's injector writes when no label names a version
+# Istio's metrics merge: the injector points the pod's scrape annotations at the sidecar and keeps
+# the app's scrape settings in this env var of istio-proxy, where pilot-agent reads them.
+ISTIO_PROMETHEUS_ENV = "ISTIO_PROMETHEUS_ANNOTATIONS"
 VERSION_LABEL = "app.kubernetes.io/version"
+# The labels a version is read from, first found wins: Istio's order for canonical-revision too.
+VERSION_LABELS = (VERSION_LABEL, "version")
+PROMETHEUS_SCRAPE = "prometheus.io/scrape"
+PROMETHEUS_PORT = "prometheus.io/port"
+PROMETHEUS_PATH = "prometheus.io/path"
+PROMETHEUS_ANNOTATIONS = (PROMETHEUS_SCRAPE, PROMETHEUS_PATH, PROMETHEUS_PORT)
 
 
 @dataclass(frozen=True)
@@ -78,30 +89,34 @@ class Plan:
     override_existing: bool
     notes: tuple[str, ...] = ()
     digest: str = field(default="", compare=False)
+    istio_mode: str = "auto"
+
+    @property
+    def istio(self) -> bool:
+        """Whether Istio applies to the pod: the plan owns its canonical-name and canonical-revision."""
+        return ISTIO_CANONICAL_NAME in self.labels
 
     def with_digest(self) -> Plan:
+        """The plan with its digest, which says whether a pod carries the current plan.
+
+        The digest leaves out what depends on Istio's presence (canonical labels, proxy
+        config): Istio's injector may add its sidecar after the pod template was planned
+        (namespace-level injection, patch mode) or after otelwire's webhook (which is then
+        re-invoked and adds them), so template and pod plan alike.  The Istio *mode* is in
+        it, and so is the version, through ``service.version``.
+        """
         body = {
             "service": self.service_name,
             "containers": [[c.container, c.init, [e.manifest() for e in c.env]] for c in self.containers],
-            "labels": dict(sorted(self.labels.items())),
+            "labels": {k: v for k, v in sorted(self.labels.items()) if k not in ISTIO_LABELS},
             "annotations": dict(sorted(self.annotations.items())),
-            "proxy": dict(sorted(self.proxy_config.items())),
+            "istio": self.istio_mode,
             # Turning overrideExisting on changes what a pod with conflicting settings must carry.
             "override": self.override_existing,
         }
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
         annotations = {**self.annotations, INJECTED_ANNOTATION: digest}
-        return Plan(
-            self.monitored_service,
-            self.service_name,
-            self.containers,
-            self.labels,
-            annotations,
-            self.proxy_config,
-            self.override_existing,
-            self.notes,
-            digest,
-        )
+        return replace(self, annotations=annotations, digest=digest)
 
     def container(self, name: str) -> ContainerPlan | None:
         return next((c for c in self.containers if c.container == name), None)

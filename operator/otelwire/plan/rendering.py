@@ -69,10 +69,28 @@ def _set_template(body: dict[str, Any], template: dict[str, Any]) -> None:
     node[path[-1]] = template
 
 
-def render(bodies: Sequence[Mapping[str, Any]], default_namespace: str = "default") -> Rendered:
-    """Apply every MonitoredService's plan to the workloads it selects."""
+def namespace_labels(bodies: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, str]]:
+    """The labels of the Namespaces among ``bodies`` (Istio's namespace-level injection reads them)."""
+    found: dict[str, Mapping[str, str]] = {}
+    for body in bodies:
+        meta = body.get("metadata") or {}
+        if body.get("kind") == "Namespace" and body.get("apiVersion") == "v1" and meta.get("name"):
+            found[str(meta["name"])] = meta.get("labels") or {}
+    return found
+
+
+def render(
+    bodies: Sequence[Mapping[str, Any]], default_namespace: str = "default", *, podmonitors: bool = False
+) -> Rendered:
+    """Apply every MonitoredService's plan to the workloads it selects.
+
+    ``podmonitors``: render for a cluster that runs the Prometheus Operator (scraped through
+    PodMonitors, so no scrape annotations).  Namespaces among ``bodies`` tell which namespaces
+    Istio injects.
+    """
     out = Rendered()
     out.services, out.errors = parse_services(bodies, default_namespace)
+    namespaces = namespace_labels(bodies)
     used: set[str] = set()
     for raw in bodies:
         body: dict[str, Any] = dict(raw)
@@ -94,7 +112,14 @@ def render(bodies: Sequence[Mapping[str, Any]], default_namespace: str = "defaul
                 out.warnings.append(
                     f"{_label(body, default_namespace)}: also selected by {others}; using {ms.name} (first by name)"
                 )
-            plan = plan_for(ms, template, workloads.workload_of(body), namespace)
+            plan = plan_for(
+                ms,
+                template,
+                workloads.workload_of(body),
+                namespace,
+                podmonitors=podmonitors,
+                namespace_labels=namespaces.get(namespace),
+            )
             changed, delta = changing.apply(template, plan)
             body = _copy_with_template(body, changed)
             for conflict in delta.conflicts:

@@ -148,6 +148,7 @@ def target_containers(
 
 
 def has_istio_sidecar(template: Mapping[str, Any]) -> bool:
+    """Whether the pod (template) carries Istio's sidecar, or asks Istio for one with its label."""
     meta = template.get("metadata") or {}
     spec = template.get("spec") or {}
     names = {c.get("name") for c in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]}
@@ -156,5 +157,29 @@ def has_istio_sidecar(template: Mapping[str, Any]) -> bool:
     return (
         "istio-proxy" in names
         or "sidecar.istio.io/status" in annotations
-        or str(labels.get("sidecar.istio.io/inject", "")).lower() == "true"
+        or str(labels.get(ISTIO_INJECT, "")).lower() == "true"
     )
+
+
+ISTIO_INJECT = "sidecar.istio.io/inject"
+
+
+def istio_injects(template: Mapping[str, Any], namespace_labels: Mapping[str, str] | None) -> bool:
+    """Whether Istio's injector gives pods of ``template`` a sidecar, as far as the pod and its namespace tell.
+
+    Istio injects a pod that asks for it (``sidecar.istio.io/inject: "true"``), and every pod of
+    a namespace labelled ``istio-injection=enabled`` or ``istio.io/rev=<revision>`` that does
+    not opt out (``sidecar.istio.io/inject: "false"``, as label or annotation).  A pod already
+    injected (its template ran through ``istioctl kube-inject``, or it is a pod the injector
+    admitted) carries the sidecar itself.
+    """
+    if has_istio_sidecar(template):
+        return True
+    meta = template.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    annotations = meta.get("annotations") or {}
+    opted = str(labels.get(ISTIO_INJECT, annotations.get(ISTIO_INJECT, ""))).lower()
+    if opted == "false" or not namespace_labels:
+        return False
+    injection = namespace_labels.get("istio-injection")
+    return injection == "enabled" or (injection != "disabled" and bool(namespace_labels.get("istio.io/rev")))

@@ -30,7 +30,14 @@ from typing import Any
 from otelwire import metrics
 from otelwire.plan import changing
 from otelwire.plan.planning import plan_for
-from otelwire.plan.plans import ISTIO_PROXY_CONFIG, Plan, Workload
+from otelwire.plan.plans import (
+    ISTIO_PROMETHEUS_ENV,
+    ISTIO_PROXY_CONFIG,
+    PROMETHEUS_PORT,
+    VERSION_LABELS,
+    Plan,
+    Workload,
+)
 from otelwire.plan.workloads import owner_of_pod
 from otelwire.spec.model import LabelSelector, MonitoredService
 
@@ -54,7 +61,7 @@ def template_shape(pod: Mapping[str, Any], owner: Workload | None) -> Shape:
     return (
         tuple(str(c.get("name")) for c in spec.get("containers") or [] if isinstance(c, Mapping)),
         tuple(str(c.get("name")) for c in spec.get("initContainers") or [] if isinstance(c, Mapping)),
-        labels.get("app.kubernetes.io/version"),
+        tuple(labels.get(key) for key in VERSION_LABELS),
         labels.get("sidecar.istio.io/inject"),
         "sidecar.istio.io/status" in annotations,
         owner,
@@ -236,7 +243,7 @@ def pod_facts(pod: Mapping[str, Any]) -> PodFacts | None:
     shape = (
         names[0],
         names[1],
-        present_labels.get("app.kubernetes.io/version"),
+        tuple(map(present_labels.get, VERSION_LABELS)),
         present_labels.get("sidecar.istio.io/inject"),
         "sidecar.istio.io/status" in (annotations or {}),
         owners,  # with the label below, all that ``owner_of_pod`` reads
@@ -248,7 +255,7 @@ def pod_facts(pod: Mapping[str, Any]) -> PodFacts | None:
 class Planned:
     """A cached plan, the env names it sets per container, and the answers computed from it."""
 
-    __slots__ = ("annotation_keys", "answers", "label_keys", "ours", "plan", "wanted")
+    __slots__ = ("annotation_keys", "answers", "label_keys", "ours", "plan", "scraped", "wanted")
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
@@ -256,6 +263,7 @@ class Planned:
         self.wanted = tuple((c.init, c.container, ours) for c, ours in zip(plan.containers, self.ours, strict=True))
         self.label_keys = tuple(plan.labels)
         self.annotation_keys = tuple(plan.annotations)
+        self.scraped = PROMETHEUS_PORT in plan.annotations  # the answer then reads Istio's metrics merge
         self.answers: dict[tuple[Any, ...], Answer] = {}
 
     def _key(self, facts: PodFacts) -> tuple[Any, ...]:
@@ -291,7 +299,22 @@ class Planned:
             tuple(map(annotations.get, self.annotation_keys, repeat(_MISSING))),
             annotations.get(ISTIO_PROXY_CONFIG) if self.plan.proxy_config else None,
             tuple(containers),
+            self._merge_key(facts) if self.scraped else None,
         )
+
+    @staticmethod
+    def _merge_key(facts: PodFacts) -> tuple[Any, ...] | None:
+        """Istio's metrics merge as ``changing`` reads it: istio-proxy's place and its variable's entry."""
+        for init in (False, True):
+            found = facts.container(init, "istio-proxy")
+            if found is not None:
+                position, container = found
+                env = container.get("env") or []
+                names = tuple(map(_NAME, env))
+                if ISTIO_PROMETHEUS_ENV in names:
+                    at = names.index(ISTIO_PROMETHEUS_ENV)
+                    return (init, position, at, json.dumps(env[at], sort_keys=True))
+        return None
 
     def answer(self, pod: Mapping[str, Any], facts: PodFacts | None) -> Answer:
         """The answer for ``pod``: cached per pod shape when ``facts`` are known, else computed."""
@@ -330,20 +353,36 @@ class PlanCache:
             self._plans.popitem(last=False)
         return planned
 
-    def entry(self, ms: MonitoredService, pod: Mapping[str, Any], owner: Workload | None, namespace: str) -> Planned:
-        key = (ms.uid or ms.key, ms.generation, namespace, template_shape(pod, owner))
-        return self._get(key) or self._put(key, Planned(plan_for(ms, pod, owner, namespace)))
+    def entry(
+        self,
+        ms: MonitoredService,
+        pod: Mapping[str, Any],
+        owner: Workload | None,
+        namespace: str,
+        podmonitors: bool = False,
+    ) -> Planned:
+        key = (ms.uid or ms.key, ms.generation, namespace, podmonitors, template_shape(pod, owner))
+        return self._get(key) or self._put(key, Planned(plan_for(ms, pod, owner, namespace, podmonitors=podmonitors)))
 
-    def entry_for(self, ms: MonitoredService, pod: Mapping[str, Any], namespace: str, facts: PodFacts) -> Planned:
+    def entry_for(
+        self, ms: MonitoredService, pod: Mapping[str, Any], namespace: str, facts: PodFacts, podmonitors: bool = False
+    ) -> Planned:
         """Like :meth:`entry` for a plain pod: keyed by its facts, the owner derived only on a miss."""
-        key = (ms.uid or ms.key, ms.generation, namespace, facts.shape)
+        key = (ms.uid or ms.key, ms.generation, namespace, podmonitors, facts.shape)
         found = self._get(key)
         if found is not None:
             return found
-        return self._put(key, Planned(plan_for(ms, pod, owner_of_pod(pod), namespace)))
+        return self._put(key, Planned(plan_for(ms, pod, owner_of_pod(pod), namespace, podmonitors=podmonitors)))
 
-    def plan(self, ms: MonitoredService, pod: Mapping[str, Any], owner: Workload | None, namespace: str) -> Plan:
-        return self.entry(ms, pod, owner, namespace).plan
+    def plan(
+        self,
+        ms: MonitoredService,
+        pod: Mapping[str, Any],
+        owner: Workload | None,
+        namespace: str,
+        podmonitors: bool = False,
+    ) -> Plan:
+        return self.entry(ms, pod, owner, namespace, podmonitors).plan
 
 
 class Selection:
@@ -410,6 +449,9 @@ class Reviewer:
         self.lookup = lookup
         self.excluded = frozenset(excluded_namespaces)
         self.cache = cache or PlanCache()
+        # The cluster runs the Prometheus Operator: pods are scraped through PodMonitors, never
+        # also through annotations.  Set by the operator from its discovery of the API.
+        self.podmonitors = False
         self._selections: dict[str, Selection] = {}
         self._counters = {result: metrics.ADMISSIONS.labels(result) for result in RESULTS}
 
@@ -483,5 +525,5 @@ class Reviewer:
             return UNMATCHED
         facts = pod_facts(pod)
         if facts is None:
-            return self.cache.entry(ms, pod, owner_of_pod(pod), namespace).answer(pod, None)
-        return self.cache.entry_for(ms, pod, namespace, facts).answer(pod, facts)
+            return self.cache.entry(ms, pod, owner_of_pod(pod), namespace, self.podmonitors).answer(pod, None)
+        return self.cache.entry_for(ms, pod, namespace, facts, self.podmonitors).answer(pod, facts)
