@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 EXAMPLE ?= manifests/examples/order-service.yaml
 
-.PHONY: all render install lint test pytest gotest controlplane system-deps crd dashboards clean
+.PHONY: all render install lint test pytest gotest controlplane partners system-deps crd dashboards clean
 
 all: test
 
@@ -37,13 +37,17 @@ lint: $(STAMP)
 controlplane:
 	tests/controlplane/build.sh
 
+# The real programs the integrations are tested against (tests/partners/*/build.env).
+partners:
+	tests/partners/build.sh
+
 system-deps:
 	scripts/system-deps.sh
 
 gotest:
 	cd tools/otelvet && go test -timeout 20m ./...
 
-pytest: $(STAMP) controlplane system-deps
+pytest: $(STAMP) controlplane partners system-deps
 	$(BIN)/pytest
 
 test: lint gotest pytest

@@ -50,7 +50,10 @@ OURS = {"metadata": {"labels": {"app.kubernetes.io/managed-by": "otelwire"}}}
 THEIRS = {"metadata": {"labels": {"app.kubernetes.io/managed-by": "someone-else"}}}
 
 
-def dashboard(ms: MonitoredService) -> dict[str, Any]:
+def dashboard(ms: MonitoredService) -> dict[str, Any] | None:
+    """What ``generated.dashboard_configmap`` gives: a ConfigMap only when the spec asks for one."""
+    if not ms.spec.dashboard:
+        return None
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d", "namespace": ms.namespace}}
 
 

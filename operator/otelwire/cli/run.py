@@ -14,6 +14,8 @@ import os
 import sys
 from types import ModuleType
 
+from otelwire.cli import placing
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
@@ -31,11 +33,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         dest="namespaces",
         metavar="NS",
         help="serve only these namespaces (repeatable; default: the whole cluster)",
-    )
-    parser.add_argument(
-        "--operator-namespace",
-        default=os.environ.get("OTELWIRE_NAMESPACE", "otelwire-system"),
-        help="the operator's own namespace, never injected (default: otelwire-system)",
     )
     parser.add_argument(
         "--peering",
@@ -84,25 +81,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser.add_argument(
         "--reassess-interval", type=float, default=60.0, help="seconds between periodic re-assessments (default: 60)"
     )
-    parser.add_argument(
-        "--chrony-namespace", default=None, help="namespace of the chrony DaemonSet (default: the operator namespace)"
-    )
-    parser.add_argument(
-        "--chrony-image",
-        default=None,
-        help="chrony image: needs chronyd, chronyc, sh and awk (default: see docs/clock.md)",
-    )
-    parser.add_argument(
-        "--chrony-servers", default=None, help="comma-separated NTP servers or pools (default: 0-3.pool.ntp.org)"
-    )
-    parser.add_argument(
-        "--alias-configmap",
-        default=None,
-        help="name of the generated collector rules ConfigMap (default: otelwire-collector-rules)",
-    )
-    parser.add_argument(
-        "--alias-namespace", default=None, help="namespace of that ConfigMap (default: the operator namespace)"
-    )
+    placing.add_arguments(parser)
     parser.add_argument("--log-format", choices=("plain", "full", "json"), default="plain")
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.set_defaults(run=run)
@@ -178,9 +157,9 @@ def run(args: argparse.Namespace) -> int:
     limit_malloc_arenas()
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
+    os.environ.update(placing.environment(args))
     os.environ.update(
         {
-            "OTELWIRE_NAMESPACE": args.operator_namespace,
             "OTELWIRE_METRICS_PORT": str(args.metrics_port),
             "OTELWIRE_WEBHOOK": "false" if args.no_webhook else "true",
             "OTELWIRE_WEBHOOK_HOST": args.webhook_host,
@@ -192,11 +171,6 @@ def run(args: argparse.Namespace) -> int:
         }
     )
     optional = {
-        "OTELWIRE_CHRONY_NAMESPACE": args.chrony_namespace,
-        "OTELWIRE_CHRONY_IMAGE": args.chrony_image,
-        "OTELWIRE_CHRONY_SERVERS": args.chrony_servers,
-        "OTELWIRE_ALIAS_CONFIGMAP": args.alias_configmap,
-        "OTELWIRE_ALIAS_NAMESPACE": args.alias_namespace,
         "OTELWIRE_PEERING_LIFETIME": None if args.peering_lifetime is None else str(args.peering_lifetime),
         "OTELWIRE_WATCH_NAMESPACES": ",".join(args.namespaces or ()),
     }

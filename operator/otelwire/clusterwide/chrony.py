@@ -81,8 +81,10 @@ def chrony_conf(servers: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def objects(plan: ChronyPlan, namespace: str, image: str, servers: Sequence[str]) -> list[dict[str, Any]]:
-    """The ConfigMap and DaemonSet for ``plan``."""
+def objects(
+    plan: ChronyPlan, namespace: str, image: str, servers: Sequence[str], *, priority_class: str = ""
+) -> list[dict[str, Any]]:
+    """The ConfigMap and DaemonSet for ``plan``; ``priority_class`` names the pods' PriorityClass (none: "")."""
     conf = chrony_conf(servers)
     conf_hash = hashlib.sha256(conf.encode()).hexdigest()[:12]
     configmap = {
@@ -92,7 +94,6 @@ def objects(plan: ChronyPlan, namespace: str, image: str, servers: Sequence[str]
         "data": {"chrony.conf": conf},
     }
     pod_spec: dict[str, Any] = {
-        "priorityClassName": "system-node-critical",
         "tolerations": [{"operator": "Exists"}],
         "automountServiceAccountToken": False,
         "containers": [
@@ -134,6 +135,8 @@ def objects(plan: ChronyPlan, namespace: str, image: str, servers: Sequence[str]
     }
     if plan.node_selector:
         pod_spec["nodeSelector"] = dict(plan.node_selector)
+    if priority_class:
+        pod_spec["priorityClassName"] = priority_class
     daemonset = {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",

@@ -18,10 +18,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from otelwire import generated
 from otelwire.assess.facts import ClockFacts
 from otelwire.clusterwide import chrony, renaming
 from otelwire.handlers.kube import MANAGER, Kube, KubeError
-from otelwire.handlers.runtime import Options
+from otelwire.options import Options
 from otelwire.spec.model import MonitoredService
 
 logger = logging.getLogger(__name__)
@@ -85,9 +86,8 @@ class Clusterwide:
             return self._renaming
 
     def _sync_chrony(self, services: Sequence[MonitoredService]) -> None:
-        plan = chrony.wanted(services)
-        servers = [s.strip() for s in self.options.chrony_servers.split(",") if s.strip()]
-        if plan is None:
+        objects = generated.chrony_objects(services, self.options)
+        if not objects:
             if self._chrony != "":
                 for kind, name in (("DaemonSet", chrony.NAME), ("ConfigMap", chrony.NAME)):
                     obj = {"kind": kind, "metadata": {"namespace": self.options.chrony_namespace, "name": name}}
@@ -96,21 +96,21 @@ class Clusterwide:
                 self._chrony = ""
                 self._clock = (0.0, None)
             return
-        objects = chrony.objects(plan, self.options.chrony_namespace, self.options.chrony_image, servers)
         digest = _digest(objects)
         if digest == self._chrony:
             return
         for obj in objects:
             self.kube.apply(_path(obj), obj, manager=MANAGER, force=True)
         self._chrony = digest
-        logger.info("applied the chrony DaemonSet for %s", ", ".join(plan.wanted_by))
+        wanted_by = [ms.key for ms in services if ms.spec.clock.sync == "chrony"]
+        logger.info("applied the chrony DaemonSet for %s", ", ".join(sorted(wanted_by)))
 
     def _sync_aliases(self, services: Sequence[MonitoredService]) -> None:
         found = renaming.renaming(services)
         self._renaming = found
         if not found.rules and self._aliases is None and not any(ms.spec.aliases for ms in services):
             return
-        obj = renaming.configmap(found.rules, self.options.alias_configmap, self.options.alias_namespace)
+        obj = generated.alias_configmap(services, self.options)
         digest = _digest([obj])
         if digest == self._aliases:
             return

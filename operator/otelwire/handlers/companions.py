@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from otelwire import generated
 from otelwire.companions import podmonitor
 from otelwire.handlers.kube import MANAGER, Kube, KubeError
 from otelwire.spec.model import API_GROUP, API_VERSION, KIND, MonitoredService
@@ -52,12 +53,21 @@ def _ours(obj: Mapping[str, Any]) -> bool:
 
 
 class Companions:
-    def __init__(self, kube: Kube, dashboard: Callable[[MonitoredService], dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        dashboard: Callable[[MonitoredService], dict[str, Any] | None] = generated.dashboard_configmap,
+    ) -> None:
         self.kube = kube
         self.dashboard = dashboard
         self._applied: dict[str, str] = {}  # object path -> digest of what was applied
         self._lock = threading.Lock()
         self._podmonitors: tuple[float, bool] = (float("-inf"), False)
+
+    @property
+    def podmonitors_known(self) -> bool:
+        """What the last discovery found (False before the first)."""
+        return self._podmonitors[1]
 
     def podmonitors_available(self) -> bool:
         checked, available = self._podmonitors
@@ -83,10 +93,9 @@ class Companions:
             wanted = podmonitor.pod_monitor(ms)
             path = _podmonitor_path(ms.namespace, podmonitor.name_of(ms))
             self._ensure(path, wanted and _owned(wanted, ms), created)
-        if self.dashboard is not None:
-            wanted_cm = self.dashboard(ms) if ms.spec.dashboard else None
-            name = f"otelwire-dashboard-{ms.service_name}"
-            self._ensure(_configmap_path(ms.namespace, name), wanted_cm and _owned(wanted_cm, ms), created)
+        wanted_cm = self.dashboard(ms)
+        name = f"otelwire-dashboard-{ms.service_name}"
+        self._ensure(_configmap_path(ms.namespace, name), wanted_cm and _owned(wanted_cm, ms), created)
 
     def _ensure(self, path: str, wanted: dict[str, Any] | None, created: bool = False) -> None:
         digest = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest() if wanted else ""

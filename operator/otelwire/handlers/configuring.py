@@ -34,7 +34,6 @@ from otelwire.handlers.runtime import (
     DIFFBASE_FIELD,
     IndexReadiness,
     Landings,
-    Options,
     ReadyBook,
     ReconcileLocks,
     RestartBook,
@@ -43,6 +42,7 @@ from otelwire.handlers.runtime import (
     snapshot,
     watched_namespaces,
 )
+from otelwire.options import Options
 from otelwire.spec.model import API_GROUP, API_VERSION, PLURAL, MonitoredService
 from otelwire.webhook import certificates, registering, serving
 from otelwire.webhook.reviewing import Reviewer
@@ -86,6 +86,7 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     # creation handlers blocked on a busy API server (Ready lagged the pods by 20 s at 1,000).
     memo.executor = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="reassess")
     memo.webhook = None
+    memo.reviewer = None
     memo.registered = None
     memo.mirror = None
     if options.metrics_port:
@@ -99,7 +100,12 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     memo.transport = await asyncio.to_thread(connector, os.environ.get("KUBECONFIG") or None)
     memo.kube = Kube(await asyncio.to_thread(memo.transport))
     memo.clusterwide = Clusterwide(memo.kube, options)
-    memo.companions = Companions(memo.kube, dashboard=_dashboard)
+    memo.companions = Companions(memo.kube)
+    if memo.reviewer is not None:  # the webhook plans for one scrape path per pod from the start
+        try:
+            memo.reviewer.podmonitors = await asyncio.to_thread(memo.companions.podmonitors_available)
+        except KubeError as error:
+            logger.warning("could not discover the Prometheus Operator's API: %s", error)
     memo.reassessor = Reassessor(
         services.reassessment(memo, kwargs),
         memo.executor,
@@ -189,12 +195,6 @@ def apply_settings(settings: kopf.OperatorSettings, options: Options) -> None:
         settings.peering.lifetime = options.peering_lifetime
 
 
-def _dashboard(ms: MonitoredService) -> dict[str, Any]:
-    from otelwire.dashboards import service_dashboard_configmap  # 70 ms of imports, needed at the first reconcile
-
-    return service_dashboard_configmap(ms, ms.namespace)
-
-
 def _excluded(options: Options) -> tuple[str, str]:
     return ("kube-system", options.operator_namespace)
 
@@ -220,7 +220,7 @@ async def _serve_webhook(
             mirror: Mirror | None = memo.mirror
             return indexed(namespace) if mirror is None else mirror.get(namespace)
 
-    reviewer = Reviewer(lookup, _excluded(options))
+    reviewer = memo.reviewer = Reviewer(lookup, _excluded(options))
     if options.webhook_cert_dir:
         base = Path(options.webhook_cert_dir)
         cert = certificates.from_files(base / "tls.crt", base / "tls.key", base / "ca.crt")
