@@ -29,17 +29,19 @@ from otelwire.plan.plans import INJECTED_ANNOTATION, ISTIO_CANONICAL_NAME
 from otelwire.plan.workloads import owner_of_pod
 from otelwire.spec.model import DEFAULT_NAME_LABEL, MonitoredService
 from otelwire.spec.problems import InvalidSpec
+from otelwire.spec.status import KEPT_LIMIT
 
 DETAIL_TYPES = ("ConfigValid", "Injected", "CollectorReachable", "ServiceNameConsistent", "ClockSynced")
 
 
 @dataclass(frozen=True)
 class Assessment:
-    """The status to write, and the condition transitions worth an Event."""
+    """The status to write, the condition transitions worth an Event, and the newly kept user values."""
 
     status: dict[str, Any]
     ready: bool
     transitions: tuple[tuple[str, str, str, str], ...] = field(default=())
+    announcements: tuple[str, ...] = field(default=())  # one Event each: a kept value not in the last status
 
     @property
     def conditions(self) -> dict[str, Mapping[str, Any]]:
@@ -95,6 +97,51 @@ def _transitions(
     return tuple(out)
 
 
+KEPT_VALUE_LIMIT = 256
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= KEPT_VALUE_LIMIT else text[: KEPT_VALUE_LIMIT - 3] + "..."
+
+
+def kept_value(workload: str, conflict: changing.Conflict) -> dict[str, str]:
+    """A kept user value as status lists it (``spec.status.KeptValue``)."""
+    in_container = conflict.where.startswith("container ")
+    return {
+        "workload": workload,
+        "container": conflict.where.removeprefix("container ") if in_container else "",
+        "source": "env" if in_container else conflict.where,
+        "name": conflict.name,
+        "value": _clip(conflict.theirs),
+        "wanted": _clip(conflict.ours),
+    }
+
+
+def _kept_key(item: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(str(item.get(k, "")) for k in ("workload", "container", "source", "name", "value", "wanted"))
+
+
+def describe_kept(item: Mapping[str, Any]) -> str:
+    """One kept value in a sentence, for its Event."""
+    where = f"{item['workload']}, container {item['container']}" if item.get("container") else str(item["workload"])
+    return (
+        f"{where}: {item['source']} {item['name']}={item['value']!r} kept instead of {item['wanted']!r} "
+        "(spec.injection.overrideExisting: true replaces it)"
+    )
+
+
+def conflicts_status(
+    kept: Iterable[Mapping[str, Any]], previous: Iterable[Mapping[str, Any]] | None
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """``status.conflicts`` (the first ``KEPT_LIMIT`` in a stable order, and the count) and the new ones' Events."""
+    unique = {_kept_key(item): dict(item) for item in kept}
+    ordered = [unique[key] for key in sorted(unique)]
+    listed = ordered[:KEPT_LIMIT]
+    before = {_kept_key(item) for item in previous or () if isinstance(item, Mapping)}
+    announcements = tuple(describe_kept(item) for item in listed if _kept_key(item) not in before)
+    return {"count": len(ordered), "items": listed}, announcements
+
+
 def _summary(details: Sequence[Mapping[str, Any]], matched: int, service: str) -> tuple[str, str, str]:
     # Unknown blocks Ready, except for a collector nobody can probe (a UDP Jaeger agent).
     failing = [c for c in details if c["status"] != "True" and c["reason"] != "NotProbeable"]
@@ -115,10 +162,13 @@ def assess(
     applying: bool = False,
     alias_conflicts: Sequence[str] = (),
     podmonitors: bool = False,
+    previous_conflicts: Iterable[Mapping[str, Any]] | None = None,
 ) -> Assessment:
     """Conditions for a valid MonitoredService over the pods it owns (see :func:`owned_pods`).
 
     ``podmonitors``: the cluster scrapes through PodMonitors (the plan has no scrape annotations).
+    ``previous_conflicts``: ``status.conflicts.items`` as last written, so that only a kept
+    user value not listed there is announced.
     """
     before = conditions.by_type(previous)
     gen = ms.generation
@@ -131,6 +181,7 @@ def assess(
     missing: list[str] = []
     workload_names: set[str] = set()
     name_problems: list[str] = []
+    kept: list[dict[str, str]] = []
     for pod in pods:
         meta = pod.get("metadata") or {}
         name = str(meta.get("name", ""))
@@ -155,8 +206,12 @@ def assess(
         app_name = labels.get(DEFAULT_NAME_LABEL)
         if app_name and app_name != ms.service_name:
             name_problems.append(f"label {DEFAULT_NAME_LABEL}={app_name!r} on pod {name}")
+        source = f"{owner.kind} {owner.name}" if owner is not None else f"Pod {name}"
         for conflict in changing.changes(pod, plan).conflicts:
-            if conflict.name == "OTEL_SERVICE_NAME" and not conflict.overridden:
+            if conflict.overridden:
+                continue
+            kept.append(kept_value(source, conflict))
+            if conflict.name == "OTEL_SERVICE_NAME":
                 name_problems.append(
                     f"OTEL_SERVICE_NAME={conflict.theirs!r} set by the user in pod {name} ({conflict.where})"
                 )
@@ -298,6 +353,7 @@ def assess(
         make("Stalled", "False", "Valid", "spec can be satisfied"),
         *details,
     ]
+    conflicts, announcements = conflicts_status(kept, previous_conflicts)
     status = {
         "observedGeneration": gen,
         "serviceName": ms.service_name,
@@ -307,9 +363,15 @@ def assess(
             "outdated": len(outdated),
             "missing": len(missing),
         },
+        "conflicts": conflicts,
         "conditions": result,
     }
-    return Assessment(status=status, ready=ready_status == "True", transitions=_transitions(before, result))
+    return Assessment(
+        status=status,
+        ready=ready_status == "True",
+        transitions=_transitions(before, result),
+        announcements=announcements,
+    )
 
 
 def assess_invalid(
@@ -332,6 +394,7 @@ def assess_invalid(
         "observedGeneration": generation,
         "serviceName": "",
         "workloads": {"matched": 0, "instrumented": 0, "outdated": 0, "missing": 0},
+        "conflicts": {"count": 0, "items": []},
         "conditions": result,
     }
     return Assessment(status=status, ready=False, transitions=_transitions(before, result))

@@ -84,6 +84,8 @@ def _write(
             (kopf.info if new_status == "True" else kopf.warn)(body, reason=reason, message=message[:1000])
         if type_ == "ConfigValid" and new_status == "False":
             kopf.warn(body, reason=reason, message=message[:1000])
+    for message in assessment.announcements:
+        kopf.warn(body, reason="UserValueKept", message=message[:1000])
 
 
 def _count_ready(memo: kopf.Memo, key: str, ready: bool | None) -> None:
@@ -158,6 +160,7 @@ def _reconcile(
         applying=applying_now,
         alias_conflicts=alias_notes,
         podmonitors=podmonitors,
+        previous_conflicts=(status.get("conflicts") or {}).get("items"),
     )
     _restart_outdated(ms, pods, assessment, memo, podmonitors)
     try:

@@ -57,6 +57,32 @@ class WorkloadCounts(_Model):
     )
 
 
+KEPT_LIMIT = 20  # kept user values listed in status; ``conflicts.count`` has them all
+
+
+class KeptValue(_Model):
+    """A value the user set that otelwire kept instead of its own (spec.injection.overrideExisting: false)."""
+
+    workload: str = Field(max_length=320, description="Where the pods come from, e.g. 'Deployment orders'.")
+    container: str = Field(default="", max_length=63, description="The container, for an env var.")
+    source: Literal["env", "label", "annotation"] = Field(description="What the value is: env, label or annotation.")
+    name: str = Field(max_length=320, description="The variable, label or annotation (a [key] names a part of it).")
+    value: str = Field(max_length=256, description="The user's value, which the pods keep.")
+    wanted: str = Field(max_length=256, description="otelwire's value, which overrideExisting: true would set.")
+
+
+class Conflicts(_Model):
+    """The user's values kept instead of otelwire's, in the selected pods."""
+
+    count: int = Field(default=0, ge=0, description="How many there are in all.")
+    items: list[KeptValue] = Field(
+        default_factory=list,
+        max_length=KEPT_LIMIT,
+        description=f"The first {KEPT_LIMIT}, ordered by workload, container and name.",
+        json_schema_extra={"x-kubernetes-list-type": "atomic"},
+    )
+
+
 class MonitoredServiceStatus(_Model):
     """Observed state, written only by the operator."""
 
@@ -65,6 +91,13 @@ class MonitoredServiceStatus(_Model):
     observed_generation: int = Field(default=0, ge=0, description="The .metadata.generation last reconciled.")
     service_name: str = Field(default="", max_length=63, description="The service name in effect.")
     workloads: WorkloadCounts = Field(default_factory=WorkloadCounts, description="Matched and instrumented counts.")
+    conflicts: Conflicts = Field(
+        default_factory=Conflicts,
+        description=(
+            "Values the user set (env vars, labels, annotations) that otelwire kept instead of its own; "
+            "each is also announced once as an Event. spec.injection.overrideExisting: true replaces them."
+        ),
+    )
     conditions: list[Condition] = Field(
         default_factory=list,
         max_length=16,
