@@ -200,3 +200,42 @@ def test_a_webhook_mode_service_has_no_finalizer_and_once_deleted_injects_nothin
         )
 
     wait_for("a replacement pod admitted without injection", replaced_without_injection, timeout=90)
+
+
+def test_a_kept_user_value_is_in_status_once_as_an_event_and_in_describe(
+    crd: Plane, operator: Operator, collector: Collector
+) -> None:
+    ns = crd.create_namespace("webhook-kept")
+    ms = monitored_service("kept", ns, collector.endpoint)
+    workload = deployment("kept", ns, env=[{"name": "OTEL_TRACES_SAMPLER", "value": "always_on"}])
+    apply_services_first(crd, [ms, workload])
+    crd.kubectl("rollout", "status", "deployment/kept", "-n", ns, "--timeout=90s")
+    expected = {
+        "workload": "Deployment kept",
+        "container": "app",
+        "source": "env",
+        "name": "OTEL_TRACES_SAMPLER",
+        "value": "always_on",
+        "wanted": "parentbased_always_on",
+    }
+
+    def listed() -> bool:
+        conflicts = (msvc(crd, ns, "kept").get("status") or {}).get("conflicts") or {}
+        return conflicts.get("items") == [expected] and conflicts.get("count") == 1
+
+    wait_for("the kept OTEL_TRACES_SAMPLER in status.conflicts", listed, 60)
+
+    def events() -> list[dict]:
+        found = crd.kubectl_json("get", "events", "-n", ns, "--field-selector", "involvedObject.name=kept")["items"]
+        return [e for e in found if e.get("reason") == "UserValueKept"]
+
+    wait_for("the UserValueKept Event", events, 60)
+    # Re-assessments every 2 s keep the same status: the value is announced once, not per pass.
+    crd.kubectl("scale", "deployment/kept", "-n", ns, "--replicas=3")
+    crd.kubectl("rollout", "status", "deployment/kept", "-n", ns, "--timeout=90s")
+    wait_for("three pods counted", lambda: msvc(crd, ns, "kept")["status"]["workloads"]["matched"] == 3, 60)
+    (event,) = events()
+    assert event["type"] == "Warning" and event.get("count", 1) == 1
+    assert "OTEL_TRACES_SAMPLER='always_on' kept instead of 'parentbased_always_on'" in event["message"]
+    described = crd.kubectl("describe", "msvc", "kept", "-n", ns).stdout
+    assert "OTEL_TRACES_SAMPLER" in described and "always_on" in described and "UserValueKept" in described
