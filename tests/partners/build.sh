@@ -116,6 +116,9 @@ build_one() {
     for ((i = 0; i < ${#pairs[@]}; i += 2)); do
       module="${pairs[$i]}"
       pattern="${pairs[$((i + 1))]}"
+      # `go list -m` names the folder only once the module is in the module cache: download it
+      # first (a no-op when it is there), or a fresh machine finds no files.
+      (cd "$dir" && go mod download "$module")
       moddir="$(cd "$dir" && go list -m -f '{{.Dir}}' "$module")"
       [[ -n "$moddir" && -d "$moddir" ]] || { echo "partners: $name: module $module not found" >&2; exit 1; }
       local found=0 file
