@@ -1,11 +1,14 @@
 -- Runs manifests/gitops/argocd/health.lua the way Argo CD does, for the tests.
 --
 -- Argo CD's Lua VM (gopher-lua, Lua 5.1) opens only the base, table and package libraries
--- and a "safe" os (time, date, clock): no string library, so no string methods either. A
--- script runs with the resource as the global `obj` and returns {status=..., message=...}.
--- M.run gives the script exactly those globals and switches string methods off while it
--- runs, so a health.lua that would fail in Argo CD fails here. Works on Lua 5.1 (setfenv,
--- as lupa's lua51 runs it) and on 5.2+ (load with an env table, as the lua5.4 binary runs it).
+-- and a "safe" os (time, date) that only require("os") returns: there is no global os (Argo
+-- CD registers it under the name of the table library, which is already loaded), no string
+-- library, so no string methods either. A script runs with the resource as the global `obj`
+-- and returns {status=..., message=...}. M.run gives the script those globals (a subset of
+-- gopher-lua's base library) and switches string methods off while it runs, so a health.lua
+-- that would fail in Argo CD fails here (tests/gitops/gopherlua runs Argo CD's real VM).
+-- Works on Lua 5.1 (setfenv, as lupa's lua51 runs it) and on 5.2+ (load with an env table,
+-- as the lua5.4 binary runs it).
 --
 -- From Python (lupa): M = lua.execute(this file); ok, hs = M.run(source, obj)
 -- From a shell:       lua5.4 harness.lua health.lua cases.lua
@@ -19,7 +22,14 @@ local BASE = {
 }
 
 function M.sandbox(obj)
-  local env = {obj = obj, table = table, os = {time = os.time, date = os.date, clock = os.clock}}
+  local safe_os = {time = os.time, date = os.date}
+  local env = {obj = obj, table = table}
+  env.require = function(name)
+    if name == "os" then
+      return safe_os
+    end
+    error("module '" .. tostring(name) .. "' not found")
+  end
   for _, name in ipairs(BASE) do
     env[name] = _G[name]
   end

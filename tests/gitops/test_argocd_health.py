@@ -1,16 +1,24 @@
-"""The Argo CD health check, run by two Lua engines over the assessor's own statuses.
+"""The Argo CD health check, run by three Lua engines over the assessor's own statuses.
 
-``manifests/gitops/argocd/health.lua`` runs in :mod:`harness.lua <gitops>`'s
-sandbox -- only what Argo CD's gopher-lua VM offers (base, table, a safe os; no
-string library) -- under lupa's Lua 5.1 (gopher-lua's dialect) and under the
-``lua5.4`` binary (``scripts/system-deps.sh``), over every sample of
-:mod:`gitops.samples`.  Both must give the expected status, and the same
-message.  The embedded copy in the argocd-cm patch must equal health.lua, and
-the kustomize Component must patch it into an argocd-cm.
+``manifests/gitops/argocd/health.lua`` runs
+
+* in Argo CD's own engine: gopher-lua v1.1.2 with the library set, timeout, ``obj``
+  decoding and result validation of Argo CD v3.5.1's application controller
+  (``tests/gitops/gopherlua``, a Go program built into ``.cache/gitops``), reading
+  the script from the argocd-cm patch under the key Argo CD looks up;
+* in :mod:`harness.lua <gitops>`'s sandbox -- only what Argo CD's VM offers (base,
+  table, ``require("os")``; no string library) -- under lupa's Lua 5.1 and under the
+  ``lua5.4`` binary (``scripts/system-deps.sh``),
+
+over every sample of :mod:`gitops.samples`.  All three must give the expected
+status and the same message; the sandbox must fail where Argo CD's VM fails.  The
+embedded copy in the argocd-cm patch must equal health.lua, and the kustomize
+Component must patch it into an argocd-cm.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -21,6 +29,7 @@ import pytest
 import yaml
 
 from . import argocd_cm
+from .gobuild import go_build
 from .luadata import lua_literal
 from .samples import Sample
 
@@ -122,6 +131,145 @@ def test_a_wrong_expectation_fails(gitops_samples: list[Sample], lupa_outcomes: 
     wrong = Sample("ready", {}, "Degraded", "", "", "")
     with pytest.raises(AssertionError):
         _check(wrong, lupa_outcomes["ready"])
+
+
+# ----------------------------------------------------------------- Argo CD's own engine
+
+GOPHERLUA = HERE / "gopherlua"
+SANDBOX_PROBES = {  # script -> whether Argo CD's VM runs it without an error
+    'return {status = "Healthy", message = "plain"}': True,
+    'return {status = string.upper("healthy")}': False,
+    'return {status = ("healthy"):upper()}': False,
+    'return {status = "Healthy", message = tostring(os.time())}': False,
+    'local os = require("os"); return {status = "Healthy", message = tostring(os.time() > 0)}': True,
+    'return {status = "Healthy", message = io.read()}': False,
+    'return {status = "Healthy", message = table.concat({"a", "b"}, ",")}': True,
+}
+
+
+@pytest.fixture(scope="session")
+def argocd_health() -> Path:
+    return go_build(GOPHERLUA, "argocd-health")
+
+
+def argocd_cm_data() -> dict[str, str]:
+    """The data of the argocd-cm patch a user deploys (the script under the key Argo CD reads)."""
+    data: dict[str, str] = yaml.safe_load(argocd_cm.PATCH.read_text())["data"]
+    return data
+
+
+def run_argocd(binary: Path, data: dict[str, str], samples: Path, tmp: Path) -> dict[str, dict[str, Any]]:
+    """Argo CD's outcome per sample: ``lua`` (the script's health), ``luaError``, ``argocd`` (what it shows)."""
+    cm = tmp / "argocd-cm.json"
+    cm.write_text(json.dumps(data))
+    result = subprocess.run(
+        [str(binary), "-argocd-cm", str(cm), "-samples", str(samples)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    found: dict[str, dict[str, Any]] = json.loads(result.stdout)
+    return found
+
+
+def _lua_outcome(found: dict[str, Any]) -> Outcome:
+    if found.get("luaError"):
+        return ("ERROR", str(found["luaError"]))
+    health = found["lua"] or {}
+    return (str(health.get("status", "")), str(health.get("message", "")))
+
+
+@pytest.fixture(scope="module")
+def argocd_results(
+    argocd_health: Path, samples_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, Any]]:
+    return run_argocd(argocd_health, argocd_cm_data(), samples_file, tmp_path_factory.mktemp("argocd"))
+
+
+@pytest.mark.go
+def test_gopherlua_as_argo_cd_runs_it(gitops_samples: list[Sample], argocd_results: dict[str, dict[str, Any]]) -> None:
+    assert set(argocd_results) == {s.name for s in gitops_samples}
+    for sample in gitops_samples:
+        _check(sample, _lua_outcome(argocd_results[sample.name]))
+
+
+@pytest.mark.go
+def test_all_three_engines_say_the_same(
+    argocd_results: dict[str, dict[str, Any]],
+    lupa_outcomes: dict[str, Outcome],
+    lua54_outcomes: dict[str, Outcome],
+) -> None:
+    gopherlua = {name: _lua_outcome(found) for name, found in argocd_results.items()}
+    assert gopherlua == lupa_outcomes
+    assert gopherlua == lua54_outcomes
+
+
+@pytest.mark.go
+def test_argo_cd_shows_the_scripts_health_but_its_own_while_deleting(
+    gitops_samples: list[Sample], argocd_results: dict[str, dict[str, Any]]
+) -> None:
+    """gitops-engine answers for an object being deleted before any health check runs."""
+    for sample in gitops_samples:
+        shown = argocd_results[sample.name]["argocd"]
+        if sample.object["metadata"].get("deletionTimestamp"):
+            assert shown == {"status": "Progressing", "message": "Pending deletion"}, sample.name
+        else:
+            assert shown == argocd_results[sample.name]["lua"], sample.name
+    assert any(s.object["metadata"].get("deletionTimestamp") for s in gitops_samples)
+
+
+def _probe_samples(tmp: Path, gitops_samples: list[Sample]) -> Path:
+    ready = next(s for s in gitops_samples if s.name == "ready")
+    path = tmp / "probe-samples.json"
+    path.write_text(json.dumps({"samples": [{"name": "probe", "object": ready.object}]}))
+    return path
+
+
+@pytest.mark.go
+def test_the_sandbox_fails_where_argo_cds_vm_fails(
+    argocd_health: Path, gitops_samples: list[Sample], tmp_path: Path
+) -> None:
+    samples = _probe_samples(tmp_path, gitops_samples)
+    ready = next(s for s in gitops_samples if s.name == "ready")
+    for script, runs in SANDBOX_PROBES.items():
+        data = {argocd_cm.KEY: script}
+        argo = _lua_outcome(run_argocd(argocd_health, data, samples, tmp_path)["probe"])
+        script_file = tmp_path / "probe.lua"
+        script_file.write_text(script + "\n")
+        sandbox = run_lua54([{"name": "probe", "obj": ready.object}], tmp_path, script_file)["probe"]
+        assert ((argo[0] != "ERROR"), (sandbox[0] != "ERROR")) == (runs, runs), (script, argo, sandbox)
+
+
+@pytest.mark.go
+def test_argo_cds_limits_hold(argocd_health: Path, gitops_samples: list[Sample], tmp_path: Path) -> None:
+    """The 1 s timeout, status validation, and a table as the only result."""
+    samples = _probe_samples(tmp_path, gitops_samples)
+    for script, shown in (
+        ("while true do end", ("Unknown", "context deadline exceeded")),
+        ('return {status = "Fine"}', ("Unknown", "Lua returned an invalid health status")),
+        ('return "Healthy"', ("Unknown", "expect table output from Lua script, not string")),
+    ):
+        found = run_argocd(argocd_health, {argocd_cm.KEY: script}, samples, tmp_path)["probe"]["argocd"]
+        assert (found["status"], shown[1] in found["message"]) == (shown[0], True), (script, found)
+
+
+@pytest.mark.go
+def test_argo_cd_finds_no_check_under_another_key(argocd_health: Path, samples_file: Path, tmp_path: Path) -> None:
+    """The key is what makes Argo CD run the script: misspelled, the MonitoredService gets none."""
+    cm = tmp_path / "argocd-cm.json"
+    wrong_key = argocd_cm.KEY.replace("otelwire.io_MonitoredService", "otelwire.io_MonitoredServices")
+    cm.write_text(json.dumps({wrong_key: argocd_cm.HEALTH_LUA.read_text()}))
+    result = subprocess.run(
+        [str(argocd_health), "-argocd-cm", str(cm), "-samples", str(samples_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert 'no health check for "otelwire.io/MonitoredService"' in result.stderr, result.stderr
 
 
 # ----------------------------------------------------------------- the argocd-cm patch

@@ -13,43 +13,23 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import REPO
+from .gobuild import go_build
 from .samples import Sample
 
 pytestmark = pytest.mark.go
 
 MODULE = Path(__file__).resolve().parent / "kstatus"
-BUILD_DIR = REPO / ".cache" / "gitops"
-GO_ENV = {"CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly -buildvcs=false -trimpath"}
 
 
 @pytest.fixture(scope="session")
 def kstatus_binary() -> Path:
-    go = shutil.which("go")
-    if go is None:
-        pytest.fail("the Go toolchain ('go') is not on PATH")
-    BUILD_DIR.mkdir(parents=True, exist_ok=True)
-    binary = BUILD_DIR / "kstatus.test"
-    partial = BUILD_DIR / f"kstatus.test.{os.getpid()}.partial"
-    result = subprocess.run(
-        [go, "test", "-c", "-o", str(partial), "."],
-        cwd=MODULE,
-        env={**os.environ, **GO_ENV},
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert result.returncode == 0, f"building the kstatus test failed:\n{result.stdout}\n{result.stderr}"
-    os.replace(partial, binary)
-    return binary
+    return go_build(MODULE, "kstatus.test", test=True)
 
 
 def run(binary: Path, samples: Path, results: Path) -> subprocess.CompletedProcess[str]:
