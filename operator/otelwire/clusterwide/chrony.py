@@ -9,6 +9,18 @@ Readiness is what makes ``ClockSynced`` honest: each pod's readiness probe runs
 ``chronyc tracking`` and is Ready only while the leap status is Normal and
 |system time offset| <= the smallest ``maxSkew`` any MonitoredService asked
 for.  So "all chrony pods Ready" means "every node within maxSkew".
+
+Why the ``run`` emptyDir is mounted at ``/run`` and not at ``/run/chrony``:
+the kubelet creates every emptyDir with mode 0777, and chronyd refuses a
+command socket in a directory others can write to ("Wrong permissions on
+/run/chrony", "Disabled command socket"), after which ``chronyc`` gets "506
+Cannot talk to daemon" and no pod is ever Ready.  chronyd creates a missing
+socket directory itself, owned by its user and not accessible to others
+(conf.c ``CNF_CreateDirs``), so the socket lives in ``/run/chrony``, a
+directory chronyd makes inside the emptyDir -- Debian's default path, so
+``kubectl exec ... chronyc tracking`` works without options.  The probe
+still names the socket (``chronyc -h``) so it does not depend on the image's
+compiled-in default.
 """
 
 from __future__ import annotations
@@ -29,11 +41,13 @@ LABELS = {
 }
 DEFAULT_SERVERS = ("0.pool.ntp.org", "1.pool.ntp.org", "2.pool.ntp.org", "3.pool.ntp.org")
 CONF_PATH = "/etc/chrony/chrony.conf"
+RUN_DIR = "/run"  # the emptyDir; chronyd creates SOCKET's directory in it with safe permissions
+SOCKET = "/run/chrony/chronyd.sock"
 
 # Exit 0 only when chronyd is synchronised and |offset| <= MAX_SKEW_SECONDS.
 # `chronyc -n tracking` prints e.g. "System time     : 0.000012345 seconds fast of NTP time".
 READY_SCRIPT = (
-    'chronyc -n tracking | awk -v max="$MAX_SKEW_SECONDS" '
+    f'chronyc -h {SOCKET} -n tracking | awk -v max="$MAX_SKEW_SECONDS" '
     "'/^Leap status/ {leap=$4} /^System time/ {off=$4+0} "
     'END {if (leap != "Normal") exit 1; if (off < 0) off = -off; exit !(off <= max + 0)}\''
 )
@@ -75,7 +89,8 @@ def chrony_conf(servers: Sequence[str]) -> str:
         "rtcsync",
         "port 0",
         "cmdport 0",
-        "bindcmdaddress /run/chrony/chronyd.sock",
+        f"bindcmdaddress {SOCKET}",
+        "pidfile /run/chrony/chronyd.pid",
         "logdir /var/log/chrony",
     ]
     return "\n".join(lines) + "\n"
@@ -121,7 +136,7 @@ def objects(
                 "volumeMounts": [
                     {"name": "config", "mountPath": "/etc/chrony", "readOnly": True},
                     {"name": "state", "mountPath": "/var/lib/chrony"},
-                    {"name": "run", "mountPath": "/run/chrony"},
+                    {"name": "run", "mountPath": RUN_DIR},
                     {"name": "log", "mountPath": "/var/log/chrony"},
                 ],
             }
