@@ -271,7 +271,19 @@ CEL_CASES: list[CelCase] = [
     _case(
         model.ALIASES_RULE,
         "aliases-include-service-name",
-        {"serviceName": "order-service", "aliases": ["order_service", "OrderService"]},
+        # "$", quotes and backslashes are accepted by both judges: the collector rules escape them.
+        {
+            "serviceName": "order-service",
+            "aliases": [
+                "order_service",
+                "OrderService",
+                "${ORDER_SVC}",
+                "${file:/etc/hostname}",
+                "a$",
+                'we"ird',
+                "b\\c",
+            ],
+        },
         {"serviceName": "order-service", "aliases": ["order_service", "order-service"]},
         "spec.aliases",
     ),

@@ -90,5 +90,5 @@ def test_an_alias_claimed_twice_is_reported_on_both_and_left_out(
         return text if "PaymentService" in text else ""
 
     snippet = wait_for("the collector rules ConfigMap", rules, 60)
-    assert '"payments") where attributes["service.name"] == "PaymentService"' in snippet
+    assert '"payments") where resource.attributes["service.name"] == "PaymentService"' in snippet
     assert '"legacy"' not in snippet

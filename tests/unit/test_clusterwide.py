@@ -8,6 +8,7 @@ means "within maxSkew".
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -139,18 +140,75 @@ def test_aliases_become_rules_and_ambiguous_ones_are_reported_on_every_claimant(
 
 
 def test_the_collector_snippet_is_a_transform_processor_with_ottl_statements() -> None:
-    snippet = renaming.processor_snippet({"order_service": "order-service", 'we"ird': "x"})
-    config = yaml.safe_load(snippet)
-    processor = config["processors"][renaming.PROCESSOR]
+    snippet = renaming.processor_snippet({"order_service": "order-service", "OrderService": "order-service"})
+    processor = yaml.safe_load(snippet)["processors"][renaming.PROCESSOR]
+    assert processor["error_mode"] == "ignore"
     for signal in ("trace_statements", "metric_statements", "log_statements"):
-        (block,) = processor[signal]
-        assert block["context"] == "resource"
-        assert (
-            'set(attributes["service.name"], "order-service") where attributes["service.name"] == "order_service"'
-            in block["statements"]
-        )
-        assert 'attributes["service.name"] == "we\\"ird"' in block["statements"][1]
+        assert processor[signal] == [
+            {
+                "context": "resource",
+                "statements": [
+                    'set(resource.attributes["service.name"], "order-service") '
+                    'where resource.attributes["service.name"] == "OrderService"',
+                    'set(resource.attributes["service.name"], "order-service") '
+                    'where resource.attributes["service.name"] == "order_service"',
+                ],
+            }
+        ]
+    # Written out three times, as a person would: no YAML anchor (&id001) nor alias (*id001).
+    assert "&" not in snippet and "*" not in snippet
     configmap = renaming.configmap({}, "rules", "otelwire-system")
-    assert (
-        yaml.safe_load(configmap["data"][renaming.DATA_KEY])["processors"][renaming.PROCESSOR]["trace_statements"] == []
+    empty = yaml.safe_load(configmap["data"][renaming.DATA_KEY])["processors"][renaming.PROCESSOR]
+    assert empty["trace_statements"] == empty["metric_statements"] == empty["log_statements"] == []
+
+
+# What otelwire writes for an alias: an OTTL string literal, then every "$" doubled for the collector's resolver.
+@pytest.mark.parametrize(
+    ("alias", "written"),
+    [
+        ("order_service", '"order_service"'),
+        ('we"ird', r'"we\"ird"'),
+        ("back\\slash", r'"back\\slash"'),
+        ("\\u0041", r'"\\u0041"'),
+        ("bell\a", r'"bell\u0007"'),
+        ("注文サービス", '"注文サービス"'),
+        ("${PAYMENT_SVC}", '"$${PAYMENT_SVC}"'),
+        ("${file:/etc/hostname}", '"$${file:/etc/hostname}"'),
+        ("${billing:v1}", '"$${billing:v1}"'),
+        ("pay$$svc", '"pay$$$$svc"'),
+        ("$${PAYMENT_SVC}", '"$$$${PAYMENT_SVC}"'),
+        ("a$", '"a$$"'),
+        ("$", '"$$"'),
+    ],
+)
+def test_an_alias_is_quoted_for_ottl_then_escaped_for_the_collector_config(alias: str, written: str) -> None:
+    (statement,) = yaml.safe_load(renaming.processor_snippet({alias: "payments"}))["processors"][renaming.PROCESSOR][
+        "trace_statements"
+    ][0]["statements"]
+    assert statement == (
+        f'set(resource.attributes["service.name"], "payments") where resource.attributes["service.name"] == {written}'
     )
+
+
+TRICKY = ["", "$", "$$", "$$$", "${A}", "$${A}", "$$${A}", "${env:A}$", "}${", "a$b${c}d$$", 'x"\\y', "\x00\x7f\u2028"]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_the_collector_resolver_gives_back_what_otelwire_wrote(text: str) -> None:
+    # The rules of go.opentelemetry.io/collector/confmap (v1.67.0, expand.go and resolver.go): "${" preceded
+    # by an odd number of "$" is not expanded, and afterwards every "$$" becomes "$".
+    written = renaming.config_literal(text)
+    for at in range(len(written)):
+        if written.startswith("${", at):
+            dollars = len(written[:at]) - len(written[:at].rstrip("$"))
+            assert dollars % 2 == 1, f"{written!r} would expand the reference at {at}"
+    assert written.replace("$$", "$") == text
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_an_ottl_string_literal_reads_back_as_the_text(text: str) -> None:
+    # OTTL unquotes string literals as Go does (strconv.Unquote); for the escapes otelwire writes
+    # (\" \\ \uXXXX \UXXXXXXXX) a Python string literal reads the same.
+    literal = renaming.ottl_string(text)
+    assert literal.isprintable()
+    assert ast.literal_eval(literal) == text
