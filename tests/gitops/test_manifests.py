@@ -1,7 +1,7 @@
 """The Argo CD Application and the Flux objects point at real paths and say what otelwire needs.
 
 Structure only (no Argo CD or Flux here): the paths they deploy exist and are
-kustomizations, the destination namespace is manifests/default's, the
+kustomizations, the destination namespace is the operator's (manifests/system), the
 ignoreDifferences name the field manager otelwire's patch mode really uses,
 and the Flux health expressions target the kind the CRD really serves.
 """
@@ -31,8 +31,9 @@ def test_otelwire_application_installs_manifests_default() -> None:
     source = app["spec"]["source"]
     assert source["path"] == "manifests/default"
     assert (REPO / source["path"] / "kustomization.yaml").is_file()
-    default = yaml.safe_load((REPO / "manifests" / "default" / "kustomization.yaml").read_text())
-    assert app["spec"]["destination"]["namespace"] == default["namespace"]
+    # manifests/default = manifests/system (the operator, `namespace:` set there) + manifests/chrony.
+    system = yaml.safe_load((REPO / "manifests" / "system" / "kustomization.yaml").read_text())
+    assert app["spec"]["destination"]["namespace"] == system["namespace"]
 
 
 def test_every_application_ignores_what_patch_mode_owns() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from otelwire.options import CHRONY_NAMESPACE, OPERATOR_NAMESPACE
 from otelwire.webhook import registering
 from plane import locate_binaries
 
@@ -67,6 +68,7 @@ def test_the_default_base_installs_everything() -> None:
     kinds = {(d["kind"], d["metadata"]["name"]) for d in _kustomize("manifests/default")}
     for expected in [
         ("Namespace", "otelwire-system"),
+        ("Namespace", "otelwire-chrony"),
         ("CustomResourceDefinition", "monitoredservices.otelwire.io"),
         ("ServiceAccount", "otelwire"),
         ("ClusterRole", "otelwire"),
@@ -98,8 +100,31 @@ def test_the_operator_deployment_is_locked_down() -> None:
     assert container["livenessProbe"] and container["readinessProbe"]
 
 
+def test_each_namespace_gets_the_pod_security_level_it_needs() -> None:
+    """The operator's namespace stays restricted; chrony's CAP_SYS_TIME is admitted only at privileged."""
+    docs = _kustomize("manifests/default")
+    levels = {
+        d["metadata"]["name"]: d["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+        for d in docs
+        if d["kind"] == "Namespace"
+    }
+    assert levels == {OPERATOR_NAMESPACE: "restricted", CHRONY_NAMESPACE: "privileged"}
+    chrony_objects = [d for d in docs if d["metadata"].get("namespace") == CHRONY_NAMESPACE]
+    assert {(d["kind"], d["metadata"]["name"]) for d in chrony_objects} == {
+        ("Role", "otelwire"),
+        ("RoleBinding", "otelwire"),
+    }
+    (binding,) = [d for d in chrony_objects if d["kind"] == "RoleBinding"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "otelwire", "namespace": OPERATOR_NAMESPACE}]
+    # Nothing else may land in the privileged namespace, nor anything of the operator outside its own.
+    namespaced = {d["metadata"]["namespace"] for d in docs if "namespace" in d["metadata"]}
+    assert namespaced == {OPERATOR_NAMESPACE, CHRONY_NAMESPACE}
+
+
 def test_rbac_has_no_wildcards_secrets_or_exec() -> None:
-    roles = [d for d in _kustomize("manifests/rbac") if d["kind"] in ("ClusterRole", "Role")]
+    roles = [
+        d for d in _kustomize("manifests/rbac") + _kustomize("manifests/chrony") if d["kind"] in ("ClusterRole", "Role")
+    ]
     for role in roles:
         for rule in role["rules"]:
             assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "*" not in rule.get("apiGroups", [])
