@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from otelwire.assess import conditions
+from otelwire.assess import clocking, conditions
 from otelwire.assess.facts import ClockFacts, ProbeResult
 from otelwire.plan import changing, selecting
 from otelwire.plan.planning import plan_for
@@ -307,38 +307,7 @@ def assess(
         )
 
     if ms.spec.clock.sync == "chrony":
-        skew = ms.spec.clock.max_skew
-        if clock is None or not clock.daemonset_found:
-            details.append(
-                make(
-                    "ClockSynced",
-                    "Unknown",
-                    "DaemonSetPending",
-                    f"the chrony DaemonSet is not there yet; maxSkew {skew}",
-                )
-            )
-        else:
-            lagging = sorted(set(clock.desired_nodes) - set(clock.ready_nodes))
-            if lagging or not clock.desired_nodes:
-                details.append(
-                    make(
-                        "ClockSynced",
-                        "False",
-                        "NodesNotSynced",
-                        f"chrony is not within maxSkew {skew} (or not ready) on "
-                        f"{len(lagging)} of {len(clock.desired_nodes)} node(s): "
-                        f"{conditions.names(lagging) or 'no nodes scheduled'}",
-                    )
-                )
-            else:
-                details.append(
-                    make(
-                        "ClockSynced",
-                        "True",
-                        "Synced",
-                        f"chrony reports |offset| <= {skew} on all {len(clock.desired_nodes)} node(s)",
-                    )
-                )
+        details.append(make("ClockSynced", *clocking.clock_synced(clock, ms.spec.clock.max_skew)))
 
     ready_status, ready_reason, ready_message = _summary(details, matched, ms.service_name)
     converging = applying or (bool(outdated or missing) and (mode == "patch" or ms.spec.injection.restart_outdated))

@@ -162,9 +162,26 @@ class ProbeResult:
 
 
 @dataclass(frozen=True)
+class PodCreationFailure:
+    """Why the DaemonSet controller could not create chrony pods: its newest ``FailedCreate`` Event."""
+
+    reason: str  # the Event's reason, e.g. FailedCreate
+    message: str  # e.g. Error creating: pods "otelwire-chrony-x" is forbidden: violates PodSecurity ...
+
+
+@dataclass(frozen=True)
 class ClockFacts:
-    """The chrony DaemonSet as observed: which nodes it should run on and which are in sync."""
+    """The chrony DaemonSet as observed (``assess.clocking.observe`` builds it from the API's objects).
+
+    ``desired_nodes`` are the nodes that have a chrony pod, ``ready_nodes`` those whose pod is
+    Ready (within maxSkew).  ``missing_pods`` counts the pods the DaemonSet controller wants
+    and has not created; ``failure`` says why, when it reported why.
+    """
 
     desired_nodes: tuple[str, ...]
     ready_nodes: tuple[str, ...]
     daemonset_found: bool = True
+    missing_pods: int = 0
+    rolling_out: bool = False  # the DaemonSet controller has not counted the current version yet
+    namespace: str = ""
+    failure: PodCreationFailure | None = None

@@ -5,7 +5,8 @@ MonitoredServices from the index; the objects are server-side-applied only
 when their content changed since the last apply (so 1,000 timers cost one
 apply), and the chrony DaemonSet is deleted as soon as nobody wants it --
 also right after a restart, so none is left orphaned.  ``clock_facts`` reads
-the DaemonSet's pods for ``ClockSynced``, cached briefly.
+the DaemonSet, its pods and -- when pods are missing -- its ``FailedCreate``
+Events for ``ClockSynced`` (``assess.clocking`` judges them), cached briefly.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from otelwire import generated
+from otelwire.assess import clocking
 from otelwire.assess.facts import ClockFacts
 from otelwire.clusterwide import chrony, renaming
 from otelwire.handlers.kube import MANAGER, Kube, KubeError
@@ -130,31 +132,23 @@ class Clusterwide:
             if error.status != 404:
                 raise
             daemonset = None
-        if daemonset is None:
-            facts = ClockFacts((), (), daemonset_found=False)
-        else:
-            pods = self.kube.get(
-                f"/api/v1/namespaces/{namespace}/pods", labelSelector=f"app.kubernetes.io/name={chrony.NAME}"
-            )
-            desired: list[str] = []
-            ready: list[str] = []
-            for pod in pods.get("items") or []:
-                node = (pod.get("spec") or {}).get("nodeName")
-                if not node or (pod.get("metadata") or {}).get("deletionTimestamp"):
-                    continue
-                desired.append(node)
-                conditions = (pod.get("status") or {}).get("conditions") or []
-                if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
-                    ready.append(node)
-            status = daemonset.get("status") or {}
-            scheduled = int(status.get("desiredNumberScheduled") or 0)
-            missing = tuple(f"<unscheduled-{i + 1}>" for i in range(max(0, scheduled - len(desired))))
-            generation = int((daemonset.get("metadata") or {}).get("generation") or 0)
-            if int(status.get("observedGeneration") or 0) < generation:
-                # The DaemonSet controller has not counted the nodes for this version yet: the pods
-                # seen so far are not the whole story.
-                missing += ("<daemonset-not-yet-observed>",)
-            facts = ClockFacts(tuple(sorted(desired)) + missing, tuple(sorted(ready)))
+        pods: list[Any] = []
+        if daemonset is not None:
+            selector = f"app.kubernetes.io/name={chrony.NAME}"
+            pods = self.kube.get(f"/api/v1/namespaces/{namespace}/pods", labelSelector=selector).get("items") or []
+        facts = clocking.observe(daemonset, pods)
+        if facts.missing_pods:
+            # Pods are missing: ask the DaemonSet controller's Events why (Pod Security, a quota).
+            try:
+                events = self.kube.get(
+                    f"/api/v1/namespaces/{namespace}/events",
+                    fieldSelector=f"involvedObject.kind=DaemonSet,involvedObject.name={chrony.NAME},"
+                    f"reason={clocking.FAILED_CREATE}",
+                )
+            except KubeError as error:
+                logger.warning("cannot read why chrony pods are missing: %s", error)
+            else:
+                facts = clocking.observe(daemonset, pods, events.get("items") or [])
         with self._lock:
             self._clock = (now, facts)
         return facts
