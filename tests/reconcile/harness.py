@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import yaml
 from plane import Plane
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,6 +110,10 @@ class Operator:
         webhook: bool = True,
         config_name: str = "otelwire-local",
         verbose: bool = True,
+        command: tuple[str, ...] = (sys.executable, "-m", "otelwire.cli.main"),
+        user: int | None = None,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.plane = plane
         self.config_name = config_name  # the URL MutatingWebhookConfiguration this replica registers
@@ -120,13 +125,15 @@ class Operator:
         self.interval = interval
         self.extra = extra
         self.verbose = verbose  # debug logs for the tests; benchmarks measure the default level
+        self.command = command  # how `otelwire` is started: this checkout's, or an installed one
+        self.user = user  # a uid (and gid) to run as, like the Deployment's runAsUser
+        self.cwd = cwd
+        self.env = env  # the whole environment (default: this process's)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> Operator:
         argv = [
-            sys.executable,
-            "-m",
-            "otelwire.cli.main",
+            *self.command,
             "run",
             "--kubeconfig",
             str(self.kubeconfig),
@@ -143,15 +150,23 @@ class Operator:
             *(() if self.webhook else ("--no-webhook",)),
             *(() if self.config_name == "otelwire-local" else ("--webhook-config-name", self.config_name)),
         ]
-        env = {**os.environ, "OTELWIRE_PROBE_TTL": "1"}
+        env = {**(os.environ if self.env is None else self.env), "OTELWIRE_PROBE_TTL": "1"}
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            argv, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            argv,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            cwd=self.cwd,
+            user=self.user,
+            group=self.user,
+            extra_groups=[] if self.user is not None else None,
         )
         if self.webhook:
-            wait_for("the operator's webhook registration", self._registered, timeout)
+            wait_for("the operator's webhook registration", self._registered, timeout, explain=self.tail)
         else:
-            wait_for("the operator's liveness endpoint", self._alive, timeout)
+            wait_for("the operator's liveness endpoint", self._alive, timeout, explain=self.tail)
         return self
 
     def _alive(self) -> bool:
@@ -199,6 +214,13 @@ def running_operator(plane: Plane, workdir: Path, **kwargs: Any) -> Iterator[Ope
 def install_crd(plane: Plane) -> None:
     plane.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
     plane.kubectl("wait", "--for=condition=Established", "crd/monitoredservices.otelwire.io", "--timeout=60s")
+
+
+def install_chrony_namespace(plane: Plane) -> str:
+    """The chrony namespace as ``manifests/chrony`` installs it (Pod Security privileged, the operator's Role)."""
+    plane.kubectl("apply", "-k", str(ROOT / "manifests" / "chrony"))
+    namespace = yaml.safe_load((ROOT / "manifests" / "chrony" / "namespace.yaml").read_text())["metadata"]
+    return plane.create_namespace(namespace["name"], labels=namespace["labels"])  # waits for its ServiceAccount
 
 
 def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:

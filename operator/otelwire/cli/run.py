@@ -153,8 +153,26 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     return bool(mallopt(M_ARENA_MAX, arenas))
 
 
+def name_the_user() -> None:
+    """Give kopf a user name to build its peering identity from, where the uid has none.
+
+    kopf names a replica ``POD_ID`` (the Deployment sets it) or ``<user>@<host>``, and finds the
+    user with ``getpass.getuser()``, which raises for a uid with no passwd entry -- what an image
+    running as an arbitrary uid (65532 here) has.  ``$USER`` is what getuser reads first.
+    """
+    if os.environ.get("POD_ID"):
+        return
+    import getpass
+
+    try:
+        getpass.getuser()
+    except (KeyError, OSError):
+        os.environ["USER"] = f"uid-{os.getuid()}"
+
+
 def run(args: argparse.Namespace) -> int:
     limit_malloc_arenas()
+    name_the_user()
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
     os.environ.update(placing.environment(args))
