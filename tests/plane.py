@@ -380,10 +380,11 @@ class CertificateAuthority:
         return self._issue(stem, x509.Name(subject), ExtendedKeyUsageOID.CLIENT_AUTH, [])
 
 
-def make_pki(directory: Path, clients: Mapping[str, tuple[str, Sequence[str]]]) -> Pki:
+def make_pki(directory: Path, clients: Mapping[str, tuple[str, Sequence[str]]], extra_hosts: Sequence[str] = ()) -> Pki:
     """Create the CAs, the API server's serving cert, client certs and a service-account key pair.
 
-    ``clients`` maps a file stem to (common name = user, organisations = groups).
+    ``clients`` maps a file stem to (common name = user, organisations = groups); ``extra_hosts``
+    are more addresses the API server is reached at.
     """
     ca = CertificateAuthority(directory)
     service_ip = str(next(ipaddress.IPv4Network(SERVICE_CIDR).hosts()))  # the `kubernetes` Service's IP
@@ -397,6 +398,7 @@ def make_pki(directory: Path, clients: Mapping[str, tuple[str, Sequence[str]]]) 
             "kubernetes.default",
             "kubernetes.default.svc",
             "kubernetes.default.svc.cluster.local",
+            *extra_hosts,
         ],
         common_name="kube-apiserver",
     )
@@ -788,44 +790,85 @@ class Plane:
         raise NotImplementedError
 
 
-# Nothing on this machine routes service or pod IPs (no kube-proxy, no kubelet, no CNI),
-# and traffic to non-loopback addresses must not leave it. A webhook or APIService that
-# names a Service would make the API server dial a cluster IP, so the plane refuses them:
-# tests register webhooks with clientConfig.url on https://127.0.0.1:<port>.
+# Nothing on this machine routes service or pod IPs (no kube-proxy, no kubelet, no CNI), and
+# traffic to addresses that are not loopback or a test host must not leave it. The API server
+# runs with endpoint routing (--enable-aggregator-routing): a webhook naming a Service is called
+# at an address of one of the Service's EndpointSlices, never at its cluster IP. So the plane
+# admits only EndpointSlices (and Endpoints) whose addresses are test hosts, which tests create
+# in network namespaces of their own (tests/support/network.py) inside the plane's host subnet;
+# the endpoints controllers' slices for kwok's fake pod IPs are refused. Aggregated API servers
+# are refused altogether.
 _GUARD_POLICY: Final = """
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicy
 metadata:
-  name: otelwire-test-plane-loopback-only
+  name: otelwire-test-plane-endpoints
 spec:
   failurePolicy: Fail
   matchConstraints:
     resourceRules:
-    - apiGroups: ["admissionregistration.k8s.io"]
-      apiVersions: ["*"]
-      operations: ["CREATE", "UPDATE"]
-      resources: ["mutatingwebhookconfigurations", "validatingwebhookconfigurations"]
     - apiGroups: ["apiregistration.k8s.io"]
       apiVersions: ["*"]
       operations: ["CREATE", "UPDATE"]
       resources: ["apiservices"]
+    - apiGroups: ["discovery.k8s.io"]
+      apiVersions: ["*"]
+      operations: ["CREATE", "UPDATE"]
+      resources: ["endpointslices"]
+    - apiGroups: [""]
+      apiVersions: ["*"]
+      operations: ["CREATE", "UPDATE"]
+      resources: ["endpoints"]
   validations:
   - expression: >-
       object.kind == 'APIService'
       ? !has(object.spec.service) || object.spec.service == null
-      : !has(object.webhooks) || object.webhooks.all(w, !has(w.clientConfig.service))
+      : object.kind == 'EndpointSlice'
+      ? !has(object.endpoints) || object.endpoints.all(e, e.addresses.all(a,
+          isIP(a) && cidr('{subnet}').containsIP(a)))
+      : !has(object.subsets) || object.subsets.all(s,
+          (!has(s.addresses) || s.addresses.all(a, cidr('{subnet}').containsIP(a.ip))) &&
+          (!has(s.notReadyAddresses) || s.notReadyAddresses.all(a, cidr('{subnet}').containsIP(a.ip))))
     message: >-
-      the otelwire test plane routes no Service IPs (no kube-proxy): point webhooks at
-      clientConfig.url https://127.0.0.1:<port> instead of clientConfig.service
+      the otelwire test plane routes only to test hosts in {subnet}: an endpoint must be one
+      (tests/support/network.py), and no aggregated API server can be reached
 ---
 apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicyBinding
 metadata:
-  name: otelwire-test-plane-loopback-only
+  name: otelwire-test-plane-endpoints
 spec:
-  policyName: otelwire-test-plane-loopback-only
+  policyName: otelwire-test-plane-endpoints
   validationActions: ["Deny"]
 """
+
+# The operator's requests, as the API server's audit log records them, prove that the shipped
+# RBAC grants what it uses and nothing more (tests/install). Only its service accounts are logged.
+AUDITED_GROUP: Final = "system:serviceaccounts:otelwire-system"
+_AUDIT_POLICY: Final = f"""
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+- level: Metadata
+  userGroups: ["{AUDITED_GROUP}"]
+- level: None
+"""
+
+
+def free_host_subnet() -> ipaddress.IPv4Network:
+    """A /24 of 10.244.0.0/16 that no interface of this machine has an address in: the test hosts'."""
+    try:
+        shown = subprocess.run(["ip", "-o", "-4", "addr"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        shown = ""
+    used = {line.split()[3] for line in shown.splitlines() if len(line.split()) > 3}
+    taken = {ipaddress.IPv4Interface(address).network for address in used}
+    candidates = [ipaddress.IPv4Network(f"10.244.{n}.0/24") for n in range(1, 255)]
+    free = [net for net in candidates if not any(net.overlaps(t) for t in taken)]
+    if not free:
+        raise PlaneError("no free /24 in 10.244.0.0/16 for test hosts")
+    return free[int.from_bytes(os.urandom(2), "big") % len(free)]
 
 
 def _node_manifest(name: str) -> dict[str, Any]:
@@ -882,6 +925,10 @@ class LocalPlane(Plane):
         self.pki: Pki | None = None
         self.startup_seconds: dict[str, float] = {}
         self._lock = threading.Lock()
+        # Where tests put hosts of their own (network namespaces): the API server is reachable at
+        # the first address, which its serving certificate names, and routes only to this subnet.
+        self.host_subnet = free_host_subnet()
+        self.audit_log = self.logs_dir / "audit.log"
 
     # -- lifecycle
 
@@ -930,6 +977,7 @@ class LocalPlane(Plane):
                 "kube-scheduler": ("system:kube-scheduler", []),
                 "kwok": ("kwok", ["system:masters"]),
             },
+            extra_hosts=[str(self.gateway)],
         )
         etcd_port, etcd_peer_port, api_port = free_port(), free_port(), free_port()
         etcd = self._spawn(
@@ -984,6 +1032,11 @@ class LocalPlane(Plane):
                 f"--enable-admission-plugins={','.join(ADMISSION_PLUGINS)}",
                 "--allow-privileged=true",
                 "--endpoint-reconciler-type=none",  # 127.0.0.1 is no valid Endpoints address
+                "--enable-aggregator-routing=true",  # webhooks at an EndpointSlice address (_GUARD_POLICY)
+                f"--audit-policy-file={self._audit_policy()}",
+                f"--audit-log-path={self.audit_log}",
+                "--audit-log-format=json",
+                "--audit-log-mode=blocking",
                 "--profiling=false",
                 "--v=1",
             ],
@@ -1006,7 +1059,7 @@ class LocalPlane(Plane):
                 pki.ca.pair.cert_pem(),
                 _client_user(pki.clients[stem]),
             )
-        self.apply(_GUARD_POLICY)
+        self.apply(_GUARD_POLICY.replace("{subnet}", str(self.host_subnet)))
 
         if self.binaries.kube_controller_manager is not None:
             self._start_controller_manager(HOUSEKEEPING_CONTROLLERS)
@@ -1017,6 +1070,16 @@ class LocalPlane(Plane):
                 self.components["kube-controller-manager"],
             )
         self.startup_seconds["total"] = time.monotonic() - begin
+
+    @property
+    def gateway(self) -> ipaddress.IPv4Address:
+        """The host subnet's first address: the test hosts' way to the API server (``tests/support/network``)."""
+        return next(self.host_subnet.hosts())
+
+    def _audit_policy(self) -> Path:
+        path = self.workdir / "audit-policy.yaml"
+        path.write_text(_AUDIT_POLICY)
+        return path
 
     def _spawn(self, name: str, argv: list[str]) -> Component:
         component = Component(name, argv, self.logs_dir / f"{name}.log").start()

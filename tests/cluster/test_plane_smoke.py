@@ -199,46 +199,48 @@ def test_crd_cel_rule_rejects_alias_equal_to_service_name(
     assert "spec.aliases" in result.stderr
 
 
-@pytest.mark.controlplane
-def test_plane_refuses_webhooks_that_would_route_to_a_service_ip(plane: Plane) -> None:
-    """Only a local plane carries the loopback guard; webhooks must use clientConfig.url on 127.0.0.1."""
-    if not isinstance(plane, LocalPlane):
-        pytest.skip("the loopback guard is part of the local plane only")
-    name = _unique("guard")
-
-    def webhook_config(client_config: dict[str, Any]) -> str:
-        return yaml.safe_dump(
-            {
-                "apiVersion": "admissionregistration.k8s.io/v1",
-                "kind": "ValidatingWebhookConfiguration",
-                "metadata": {"name": name},
-                "webhooks": [
-                    {
-                        "name": "guard.otelwire.io",
-                        "clientConfig": client_config,
-                        "rules": [
-                            {
-                                "apiGroups": ["otelwire.io"],
-                                "apiVersions": ["v1alpha1"],
-                                "operations": ["CREATE"],
-                                "resources": ["monitoredservices"],
-                            }
-                        ],
-                        "sideEffects": "None",
-                        "admissionReviewVersions": ["v1"],
-                        "failurePolicy": "Ignore",
-                    }
-                ],
-            }
-        )
-
-    refused = plane.kubectl(
-        "create", "-f", "-", input=webhook_config({"service": {"namespace": "default", "name": "x"}}), check=False
+def _endpoint_slice(name: str, namespace: str, address: str) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {"name": name, "namespace": namespace, "labels": {"kubernetes.io/service-name": name}},
+            "addressType": "IPv4",
+            "ports": [{"name": "https", "port": 9443, "protocol": "TCP"}],
+            "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+        }
     )
-    assert refused.returncode != 0
-    assert "clientConfig.url" in refused.stderr
-    plane.kubectl("create", "-f", "-", input=webhook_config({"url": "https://127.0.0.1:9/validate"}))
-    plane.kubectl("delete", "validatingwebhookconfiguration", name)
+
+
+@pytest.mark.controlplane
+def test_plane_routes_only_to_test_hosts(plane: Plane, namespace: str) -> None:
+    """The API server calls a Service's webhook at an EndpointSlice address (endpoint routing), so
+    the local plane admits only endpoints in its test-host subnet: nothing it dials leaves the machine."""
+    if not isinstance(plane, LocalPlane):
+        pytest.skip("the endpoint guard is part of the local plane only")
+    inside = str(list(plane.host_subnet.hosts())[9])
+    for address in ("10.0.0.7", "192.168.1.10", "8.8.8.8"):  # kwok's pod IPs, a LAN, the internet
+        refused = plane.kubectl(
+            "create", "-f", "-", input=_endpoint_slice(_unique("out"), namespace, address), check=False
+        )
+        assert refused.returncode != 0, address
+        assert "routes only to test hosts" in refused.stderr, refused.stderr
+    plane.kubectl("create", "-f", "-", input=_endpoint_slice(_unique("in"), namespace, inside))
+    apiservice = {
+        "apiVersion": "apiregistration.k8s.io/v1",
+        "kind": "APIService",
+        "metadata": {"name": "v1.guard.otelwire.io"},
+        "spec": {
+            "group": "guard.otelwire.io",
+            "version": "v1",
+            "service": {"namespace": namespace, "name": "x"},
+            "groupPriorityMinimum": 1000,
+            "versionPriority": 15,
+            "insecureSkipTLSVerify": True,
+        },
+    }
+    refused = plane.kubectl("create", "-f", "-", input=yaml.safe_dump(apiservice), check=False)
+    assert refused.returncode != 0 and "aggregated API server" in " ".join(refused.stderr.split())
 
 
 # --------------------------------------------------------------------------- nodes
