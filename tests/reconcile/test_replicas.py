@@ -107,18 +107,17 @@ class PodStream:
 
 
 def _install_peering(plane: Plane) -> None:
-    peering = str(ROOT / "manifests" / "peering")
-    # The CRDs and the ClusterKopfPeering are one kustomization: the object can only be
-    # applied once its CRD is established, so apply, wait, apply again.
-    plane.kubectl("apply", "-k", peering, check=False)
+    """kopf's peering CRDs, as shipped; the operator creates the ClusterKopfPeering it meets in."""
+    plane.kubectl("apply", "-k", str(ROOT / "manifests" / "peering"))
     plane.kubectl(
         "wait", "--for=condition=Established", "crd/clusterkopfpeerings.kopf.dev", "crd/kopfpeerings.kopf.dev"
     )
-    plane.kubectl("apply", "-k", peering)
 
 
 def _peers(plane: Plane) -> dict[str, Any]:
-    found = plane.kubectl_json("get", "clusterkopfpeering", PEERING)
+    """The peers in the ClusterKopfPeering (none before the first replica created it)."""
+    result = plane.kubectl("get", "clusterkopfpeering", PEERING, "-o", "json", "--ignore-not-found")
+    found = json.loads(result.stdout) if result.stdout.strip() else {}
     return dict(found.get("status") or {})
 
 

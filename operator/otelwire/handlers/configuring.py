@@ -99,6 +99,12 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     # its own connections (a watch holds one for minutes).
     memo.transport = await asyncio.to_thread(connector, os.environ.get("KUBECONFIG") or None)
     memo.kube = Kube(await asyncio.to_thread(memo.transport))
+    if not settings.peering.standalone:
+        served, patterns = watched_namespaces()
+        if patterns:
+            logger.warning("namespace patterns: create the KopfPeering %s in each namespace", settings.peering.name)
+        else:
+            await asyncio.to_thread(ensure_peering, memo.kube, settings.peering.name, served)
     memo.clusterwide = Clusterwide(memo.kube, options)
     memo.companions = Companions(memo.kube)
     if memo.reviewer is not None:  # the webhook plans for one scrape path per pod from the start
@@ -124,6 +130,33 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
     ).start()
     if cert is not None:
         await _connect_webhook(memo, options, cert, kwargs["msvc_index"], peered=peered)
+
+
+PEERING_GROUP = "/apis/kopf.dev/v1"
+
+
+def ensure_peering(kube: Kube, name: str, namespaces: list[str]) -> None:
+    """Create the peering object replicas meet in, unless it exists.
+
+    kopf only patches its keep-alives into an existing object and sees no peer without one:
+    every replica would then reconcile.  Shipping the object next to its CRD fails a first
+    ``kubectl apply`` (the kind is unknown until the CRD is established), so the operator
+    creates it before kopf starts watching -- cluster-wide, or one per served namespace.
+    """
+    paths = (
+        [f"{PEERING_GROUP}/namespaces/{ns}/kopfpeerings" for ns in namespaces]
+        if namespaces
+        else [f"{PEERING_GROUP}/clusterkopfpeerings"]
+    )
+    for path in paths:
+        kind = "KopfPeering" if "/namespaces/" in path else "ClusterKopfPeering"
+        body = {"apiVersion": "kopf.dev/v1", "kind": kind, "metadata": {"name": name}}
+        try:
+            kube.request("POST", path, body, retry_conflicts=False)
+            logger.info("created the %s %s", kind, name)
+        except KubeError as error:
+            if error.status != 409:  # 409: it exists, as it should
+                logger.warning("could not create the %s %s (%s): replicas may not see each other", kind, name, error)
 
 
 class LeanDiffBaseStorage(kopf.StatusDiffBaseStorage):
