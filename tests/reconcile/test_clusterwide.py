@@ -1,13 +1,18 @@
 """Cluster-wide objects on the real plane: the chrony DaemonSet on kwok nodes, the alias rules.
 
-kwok's fake nodes run the DaemonSet's pods and mark them Ready, which is what
-``ClockSynced`` reads; the DaemonSet must go when the last MonitoredService
-that wanted it goes.
+The chrony DaemonSet goes to otelwire-chrony, installed as ``manifests/chrony``
+makes it: the real DaemonSet controller's pods pass the API server's Pod
+Security admission there, kwok's fake nodes run them and mark them Ready,
+which is what ``ClockSynced`` reads; the DaemonSet must go when the last
+MonitoredService that wanted it goes.  (That chronyd itself is Ready only in
+sync is tests/partners/test_chrony.py; refusal by Pod Security elsewhere is
+test_clock_admission.py.)
 """
 
 from __future__ import annotations
 
 import yaml
+from otelwire.options import CHRONY_NAMESPACE
 from plane import Plane
 
 from reconcile.harness import (
@@ -16,6 +21,7 @@ from reconcile.harness import (
     apply_services_first,
     condition,
     deployment,
+    install_chrony_namespace,
     monitored_service,
     msvc,
     wait_for,
@@ -25,14 +31,14 @@ SYSTEM = "otelwire-system"
 
 
 def _daemonset(plane: Plane) -> dict | None:
-    result = plane.kubectl("get", "daemonset", "otelwire-chrony", "-n", SYSTEM, "-o", "json", check=False)
+    result = plane.kubectl("get", "daemonset", "otelwire-chrony", "-n", CHRONY_NAMESPACE, "-o", "json", check=False)
     return yaml.safe_load(result.stdout) if result.returncode == 0 else None
 
 
 def test_chrony_runs_on_every_node_while_wanted_and_goes_away_after(
     crd: Plane, operator: Operator, collector: Collector
 ) -> None:
-    crd.create_namespace(SYSTEM)
+    install_chrony_namespace(crd)
     ns = crd.create_namespace("clock-sync")
     wants = monitored_service("clocked", ns, collector.endpoint, clock={"sync": "chrony", "maxSkew": "50ms"})
     apply_services_first(crd, [wants, deployment("clocked", ns, replicas=1)])
@@ -51,7 +57,7 @@ def test_chrony_runs_on_every_node_while_wanted_and_goes_away_after(
         120,
         explain=lambda: (
             condition(msvc(crd, ns, "clocked"), "ClockSynced"),
-            crd.kubectl("get", "pods", "-n", SYSTEM, "-o", "wide", check=False).stdout,
+            crd.kubectl("get", "pods,events", "-n", CHRONY_NAMESPACE, "-o", "wide", check=False).stdout,
             operator.tail(15),
         ),
     )
@@ -61,6 +67,8 @@ def test_chrony_runs_on_every_node_while_wanted_and_goes_away_after(
 
     crd.kubectl("delete", "msvc", "clocked", "-n", ns, "--timeout=60s")
     wait_for("the chrony DaemonSet to be removed", lambda: _daemonset(crd) is None, 60)
+    gone = crd.kubectl("get", "configmap", "otelwire-chrony", "-n", CHRONY_NAMESPACE, check=False)
+    assert gone.returncode != 0, "the chrony ConfigMap outlived its DaemonSet"
 
 
 def test_an_alias_claimed_twice_is_reported_on_both_and_left_out(

@@ -25,6 +25,7 @@ from reconcile.harness import (
     condition,
     deployment,
     env_of,
+    install_chrony_namespace,
     monitored_service,
     msvc,
     pods,
@@ -49,6 +50,7 @@ def test_sigkill_mid_reconcile_converges_without_duplicates_or_orphans(
     crd: Plane, collector: Collector, tmp_path: Path
 ) -> None:
     crd.create_namespace("otelwire-system")
+    chrony_namespace = install_chrony_namespace(crd)
     ns = crd.create_namespace("crash")
     services = [monitored_service(f"svc-{i:03d}", ns, collector.endpoint) for i in range(200)]
     for i in range(5):
@@ -63,6 +65,14 @@ def test_sigkill_mid_reconcile_converges_without_duplicates_or_orphans(
             "some MonitoredServices to be reconciled",
             lambda: sum(1 for i in crd.kubectl_json("get", "msvc", "-n", ns)["items"] if i.get("status")) >= 20,
             120,
+        )
+        # There must be a chrony DaemonSet to orphan, or the check after the restart proves nothing.
+        wait_for(
+            "the chrony DaemonSet",
+            lambda: (
+                crd.kubectl("get", "daemonset", "otelwire-chrony", "-n", chrony_namespace, check=False).returncode == 0
+            ),
+            60,
         )
     finally:
         first.stop(signal.SIGKILL)
@@ -89,7 +99,7 @@ def test_sigkill_mid_reconcile_converges_without_duplicates_or_orphans(
         wait_for(
             "no orphaned chrony DaemonSet",
             lambda: (
-                crd.kubectl("get", "daemonset", "otelwire-chrony", "-n", "otelwire-system", check=False).returncode != 0
+                crd.kubectl("get", "daemonset", "otelwire-chrony", "-n", chrony_namespace, check=False).returncode != 0
             ),
             60,
         )

@@ -2,9 +2,10 @@
 
 The operator runs with a token of the ``otelwire`` ServiceAccount that
 ``kubectl apply -k manifests/rbac`` creates, and does everything it does for a
-user: patch mode on a Deployment, status, the chrony DaemonSet and the
-collector rules ConfigMap in its namespace, Events.  Then ``kubectl auth
-can-i --as`` shows the denials hold.
+user: patch mode on a Deployment, status, the chrony DaemonSet in the chrony
+namespace (``manifests/chrony``: its Role there), the collector rules ConfigMap
+in its own namespace, Events.  Then ``kubectl auth can-i --as`` shows the
+denials hold.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
+from otelwire.options import CHRONY_NAMESPACE
 from plane import Plane
 
 from reconcile.harness import (
@@ -23,6 +25,7 @@ from reconcile.harness import (
     condition,
     deployment,
     env_of,
+    install_chrony_namespace,
     monitored_service,
     msvc,
     wait_for,
@@ -30,6 +33,7 @@ from reconcile.harness import (
 
 SYSTEM = "otelwire-system"
 ACCOUNT = f"system:serviceaccount:{SYSTEM}:otelwire"
+CHRONY = CHRONY_NAMESPACE
 
 
 def _can(plane: Plane, *args: str) -> bool:
@@ -40,6 +44,7 @@ def _can(plane: Plane, *args: str) -> bool:
 def test_the_operator_works_under_its_own_rbac(crd: Plane, collector: Collector, tmp_path: Path) -> None:
     crd.create_namespace(SYSTEM)
     crd.kubectl("apply", "-k", str(ROOT / "manifests" / "rbac"))
+    install_chrony_namespace(crd)
     kubeconfig = crd.serviceaccount_kubeconfig(SYSTEM, "otelwire", path=tmp_path / "sa.kubeconfig")
     ns = crd.create_namespace("rbac-app")
     operator = Operator(crd, tmp_path, kubeconfig=kubeconfig, webhook=False).start()
@@ -72,13 +77,13 @@ def test_the_operator_works_under_its_own_rbac(crd: Plane, collector: Collector,
             120,
             explain=lambda: (msvc(crd, ns, "shipping").get("status"), operator.tail()),
         )
-        crd.kubectl("get", "daemonset", "otelwire-chrony", "-n", SYSTEM)
+        crd.kubectl("get", "daemonset,configmap", "otelwire-chrony", "-n", CHRONY)
         crd.kubectl("get", "configmap", "otelwire-collector-rules", "-n", SYSTEM)
         assert msvc(crd, ns, "shipping")["status"]["workloads"]["instrumented"] == 1
         crd.kubectl("delete", "msvc", "shipping", "-n", ns, "--timeout=60s")
         wait_for(
             "the chrony DaemonSet to be removed under RBAC",
-            lambda: crd.kubectl("get", "daemonset", "otelwire-chrony", "-n", SYSTEM, check=False).returncode != 0,
+            lambda: crd.kubectl("get", "daemonset", "otelwire-chrony", "-n", CHRONY, check=False).returncode != 0,
             60,
             explain=operator.tail,
         )
@@ -100,6 +105,11 @@ def test_the_operator_works_under_its_own_rbac(crd: Plane, collector: Collector,
         ("delete", "deployments", "-A"),
         ("create", "deployments", "-A"),
         ("create", "daemonsets", "-n", "default"),
+        # The chrony DaemonSet lives in the chrony namespace only; nothing of it in the operator's.
+        ("create", "daemonsets", "-n", SYSTEM),
+        ("list", "events", "-n", SYSTEM),
+        ("create", "pods", "-n", CHRONY),
+        ("create", "deployments", "-n", CHRONY),
         ("create", "mutatingwebhookconfigurations"),
         ("create", "clusterrolebindings"),
         ("delete", "namespaces"),
@@ -111,6 +121,7 @@ def test_the_operator_works_under_its_own_rbac(crd: Plane, collector: Collector,
 def test_what_the_operator_must_not_do_is_denied(crd: Plane, request_: tuple[str, ...]) -> None:
     crd.create_namespace(SYSTEM)
     crd.kubectl("apply", "-k", str(ROOT / "manifests" / "rbac"))
+    crd.kubectl("apply", "-k", str(ROOT / "manifests" / "chrony"))
     assert not _can(crd, *request_)
 
 
@@ -120,12 +131,15 @@ def test_what_the_operator_must_not_do_is_denied(crd: Plane, request_: tuple[str
         ("watch", "pods", "-A"),
         ("patch", "deployments", "-A"),
         ("patch", "monitoredservices.otelwire.io", "--subresource=status", "-A"),
-        ("create", "daemonsets", "-n", SYSTEM),
-        ("delete", "daemonsets", "-n", SYSTEM),
+        ("create", "daemonsets", "-n", CHRONY),
+        ("delete", "daemonsets", "-n", CHRONY),
+        ("create", "configmaps", "-n", CHRONY),
+        ("list", "events", "-n", CHRONY),
     ],
     ids=lambda r: " ".join(r),
 )
 def test_what_the_operator_uses_is_allowed(crd: Plane, request_: tuple[str, ...]) -> None:
     crd.create_namespace(SYSTEM)
     crd.kubectl("apply", "-k", str(ROOT / "manifests" / "rbac"))
+    crd.kubectl("apply", "-k", str(ROOT / "manifests" / "chrony"))
     assert _can(crd, *request_)

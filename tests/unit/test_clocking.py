@@ -21,10 +21,13 @@ POD_SECURITY = (
     'securityContext.capabilities.add), runAsNonRoot != true (pod or container "chronyd" must set '
     'securityContext.runAsNonRoot=true), runAsUser=0 (container "chronyd" must not set runAsUser=0)'
 )
+STABLE = POD_SECURITY.replace('"otelwire-chrony-5x7kq"', '"otelwire-chrony-*"')
 QUOTA = (
     'Error creating: pods "otelwire-chrony-8fj2d" is forbidden: insufficient quota to match these scopes: '
     "[{PriorityClass In [system-node-critical system-cluster-critical]}]"
 )
+
+QUOTA_STABLE = QUOTA.replace('"otelwire-chrony-8fj2d"', '"otelwire-chrony-*"')
 
 
 def daemonset(desired: int, *, generation: int = 1, observed: int = 1, uid: str = UID) -> dict[str, Any]:
@@ -79,7 +82,7 @@ def event(message: str, *, last: str, reason: str = "FailedCreate", uid: str = U
             daemonset(3),
             [],
             [event(QUOTA, last="2026-12-06T20:00:00Z"), event(POD_SECURITY, last="2026-12-06T20:05:00Z")],
-            ClockFacts((), (), missing_pods=3, namespace=NS, failure=PodCreationFailure("FailedCreate", POD_SECURITY)),
+            ClockFacts((), (), missing_pods=3, namespace=NS, failure=PodCreationFailure("FailedCreate", STABLE)),
             id="the-newest-failed-create-is-the-reason",
         ),
         pytest.param(
@@ -90,7 +93,7 @@ def event(message: str, *, last: str, reason: str = "FailedCreate", uid: str = U
                 # Events v1 series (events.k8s.io through core/v1): lastObservedTime, in microseconds.
                 event(QUOTA, last="", series={"count": 4, "lastObservedTime": "2026-12-06T20:05:00.500000Z"}),
             ],
-            ClockFacts((), (), missing_pods=1, namespace=NS, failure=PodCreationFailure("FailedCreate", QUOTA)),
+            ClockFacts((), (), missing_pods=1, namespace=NS, failure=PodCreationFailure("FailedCreate", QUOTA_STABLE)),
             id="a-series-counts-by-its-last-observation",
         ),
         pytest.param(
@@ -122,9 +125,22 @@ def test_observe(
     assert observe(ds, pods, events) == expected
 
 
-def test_an_event_message_is_one_line() -> None:
-    facts = observe(daemonset(1), [], [event("Error creating:\n  pods  forbidden", last="2026-12-06T20:05:00Z")])
-    assert facts.failure == PodCreationFailure("FailedCreate", "Error creating: pods forbidden")
+@pytest.mark.parametrize(
+    ("message", "kept"),
+    [
+        pytest.param("Error creating:\n  pods  forbidden", "Error creating: pods forbidden", id="one-line"),
+        pytest.param(
+            # As the test plane's DaemonSet controller wrote it after a few retries.
+            f"(combined from similar events): {POD_SECURITY}",
+            POD_SECURITY.replace('"otelwire-chrony-5x7kq"', '"otelwire-chrony-*"'),
+            id="aggregated-and-a-new-pod-name-each-retry",
+        ),
+        pytest.param('pods "otelwire-chrony" is forbidden', 'pods "otelwire-chrony" is forbidden', id="a-plain-name"),
+    ],
+)
+def test_an_event_message_is_kept_stable(message: str, kept: str) -> None:
+    facts = observe(daemonset(1), [], [event(message, last="2026-12-06T20:05:00Z")])
+    assert facts.failure == PodCreationFailure("FailedCreate", kept)
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ class), and the condition repeats that reason and message, with what to do.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,10 @@ from otelwire.assess import conditions
 from otelwire.assess.facts import ClockFacts, PodCreationFailure
 
 FAILED_CREATE = "FailedCreate"
+# client-go's event aggregator prefixes a message it has seen in several forms.
+_COMBINED = "(combined from similar events): "
+# A pod the DaemonSet controller tries to create: its name plus 5 random characters (generateName).
+_GENERATED = re.compile(r'(pods "[a-z0-9.-]+-)[bcdfghjklmnpqrstvwxz2456789]{5}"')
 
 
 def _ready(pod: Mapping[str, Any]) -> bool:
@@ -63,7 +68,9 @@ def _failure(daemonset: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) 
     if not found:
         return None
     newest = max(found, key=_when)
-    return PodCreationFailure(str(newest.get("reason")), " ".join(str(newest.get("message") or "").split()))
+    message = " ".join(str(newest.get("message") or "").split()).removeprefix(_COMBINED)
+    # Every retry names another pod; the condition keeps one message while the reason stays.
+    return PodCreationFailure(str(newest.get("reason")), _GENERATED.sub(r'\1*"', message))
 
 
 def observe(
