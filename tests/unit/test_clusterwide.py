@@ -8,6 +8,7 @@ means "within maxSkew".
 
 from __future__ import annotations
 
+import argparse
 import ast
 import os
 import shutil
@@ -17,6 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
+from otelwire import generated
+from otelwire.cli import placing
 from otelwire.clusterwide import chrony, renaming
 from otelwire.spec import MonitoredService, parse_monitored_service
 
@@ -60,6 +63,24 @@ def test_the_daemonset_has_only_sys_time_and_tolerates_every_node() -> None:
     assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
     assert {"name": "MAX_SKEW_SECONDS", "value": "0.100"} in container["env"]
     assert daemonset["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "otelwire"
+
+
+@pytest.mark.parametrize(
+    ("flags", "priority"),
+    [
+        pytest.param([], None, id="none-by-default"),
+        pytest.param(["--chrony-priority-class", "system-node-critical"], "system-node-critical", id="flag"),
+    ],
+)
+def test_the_chrony_pods_get_a_priority_class_only_when_asked(flags: list[str], priority: str | None) -> None:
+    """system-node-critical outside kube-system needs a ResourceQuota on some clusters (docs/clock.md, Priority)."""
+    parser = argparse.ArgumentParser()
+    placing.add_arguments(parser)
+    options = placing.options(parser.parse_args(flags))
+    objects = generated.chrony_objects([ms("a", clock={"sync": "chrony"})], options)
+    (daemonset,) = [o for o in objects if o["kind"] == "DaemonSet"]
+    assert daemonset["metadata"]["namespace"] == "otelwire-chrony"
+    assert daemonset["spec"]["template"]["spec"].get("priorityClassName") == priority
 
 
 @pytest.mark.parametrize(
