@@ -21,7 +21,9 @@ The plane code lives in ``tests/plane.py``; docs/testing.md is the how-to.
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,6 +58,20 @@ def plane() -> Iterator[Plane]:
         yield started
     finally:
         started.stop()
+
+
+@pytest.fixture(scope="session")
+def installed_package() -> Iterator[Path]:
+    """A venv outside the checkout holding only the built wheel and its dependencies (the image's content)."""
+    from support.package import PackageError, install_wheel
+
+    base = Path(tempfile.mkdtemp(prefix="otelwire-wheel-"))
+    try:
+        yield install_wheel(base)
+    except PackageError as error:
+        pytest.fail(str(error), pytrace=False)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

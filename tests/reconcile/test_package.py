@@ -13,16 +13,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from plane import Plane
 
 from reconcile.harness import (
-    ROOT,
     Collector,
     Operator,
     apply_services_first,
@@ -34,63 +30,22 @@ from reconcile.harness import (
 )
 
 USER = 65532  # the Dockerfile's USER and the Deployment's runAsUser
-# The system's Python, as the image's base has one: the suite's own interpreter may live where
-# another user cannot read it (pyenv under /root).
-SYSTEM_PYTHON = Path("/usr/bin/python3")
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A venv outside the checkout with only the built wheel (and its dependencies) installed."""
-    base = Path(tempfile.mkdtemp(prefix="otelwire-wheel-"))
-    try:
-        wheels = base / "wheels"
-        subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
-            check=True,
-            timeout=600,
-            cwd=base,
-        )
-        (wheel,) = wheels.glob("otelwire-*.whl")
-        venv = base / "venv"
-        version = subprocess.run(
-            [str(SYSTEM_PYTHON), "-c", "import sys; print(sys.version_info >= (3, 11))"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-        if version != "True":
-            pytest.fail(f"{SYSTEM_PYTHON} (>= 3.11, with venv) is needed to install the wheel as another user would")
-        subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(venv)], check=True, timeout=120)
-        subprocess.run(
-            [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(wheel)],
-            check=True,
-            timeout=900,
-            cwd=base,
-            env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")},
-        )
-        for path in (base, *base.rglob("*")):  # readable by the operator's uid, writable by nobody but root
-            if not path.is_symlink():
-                path.chmod(0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
-        yield venv
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def test_the_wheel_holds_the_whole_operator_and_nothing_of_the_checkout(installed: Path) -> None:
-    python = installed / "bin" / "python"
+def test_the_wheel_holds_the_whole_operator_and_nothing_of_the_checkout(installed_package: Path) -> None:
+    python = installed_package / "bin" / "python"
     code = "import otelwire, otelwire.cli.main, otelwire.handlers; print(otelwire.__file__)"
     found = subprocess.run(
         [str(python), "-c", code], capture_output=True, text=True, check=True, cwd="/", env={"PATH": "/usr/bin:/bin"}
     ).stdout.strip()
-    assert found.startswith(str(installed)), found
-    assert (installed / "bin" / "otelwire").is_file()
-    typed = list(installed.glob("lib/python*/site-packages/otelwire/py.typed"))
+    assert found.startswith(str(installed_package)), found
+    assert (installed_package / "bin" / "otelwire").is_file()
+    typed = list(installed_package.glob("lib/python*/site-packages/otelwire/py.typed"))
     assert typed, "py.typed ships with the package"
 
 
 def test_the_installed_operator_runs_as_a_non_root_user_from_a_read_only_directory(
-    installed: Path, crd: Plane, collector: Collector, tmp_path: Path
+    installed_package: Path, crd: Plane, collector: Collector, tmp_path: Path
 ) -> None:
     home = Path(tempfile.mkdtemp(prefix="otelwire-run-"))  # pytest's own folders are root's alone
     readonly = home / "workdir"
@@ -103,7 +58,7 @@ def test_the_installed_operator_runs_as_a_non_root_user_from_a_read_only_directo
         path.chmod(mode)
     os.chown(writable, USER, USER)
     env = {
-        "PATH": f"{installed / 'bin'}:/usr/bin:/bin",
+        "PATH": f"{installed_package / 'bin'}:/usr/bin:/bin",
         "HOME": str(readonly),
         "TMPDIR": str(writable),
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -113,7 +68,7 @@ def test_the_installed_operator_runs_as_a_non_root_user_from_a_read_only_directo
         tmp_path,
         kubeconfig=kubeconfig,
         config_name="otelwire-wheel",
-        command=(str(installed / "bin" / "otelwire"),),
+        command=(str(installed_package / "bin" / "otelwire"),),
         user=USER,
         cwd=readonly,
         env=env,
