@@ -5,6 +5,10 @@ Each partner is a Go module folder here; ``make partners`` builds it into
 from a module, such as CRDs).  A test asks for what it needs with :func:`binary`
 or :func:`files`, which fail -- never skip -- with the command to run when the
 build is missing.
+
+Partners that Debian packages (chronyd, in test_chrony.py) are installed by
+``scripts/system-deps.sh`` (``make system-deps``) instead; ``sandbox.py`` runs a
+rendered pod's container with them as the kubelet would.
 """
 
 from __future__ import annotations
