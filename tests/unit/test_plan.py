@@ -10,6 +10,7 @@ conflicts, Istio, Prometheus, the digest and pod ownership.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from otelwire.plan import (
 )
 from otelwire.plan.plans import ISTIO_CANONICAL_NAME, ISTIO_CANONICAL_REVISION, ISTIO_PROXY_CONFIG, Plan
 from otelwire.spec import KNOWN_SIDECARS, MonitoredService, parse_monitored_service
+from otelwire.webhook.reviewing import Reviewer
 from support import kubelet
 from support.jsonpatch import apply_patch
 
@@ -1024,7 +1026,7 @@ METRICS_MERGE: list[Any] = [
         False,
         '{"scrape":"true","path":"/metrics","port":"9464"}',
         [],
-        id="istio-first-empty-filled",
+        id="empty-merge-filled",
     ),
     pytest.param(
         {"scrape": "true", "path": "/metrics", "port": "9464"},
@@ -1072,11 +1074,107 @@ def test_istio_metrics_merge_points_at_the_apps_port(
     assert changes(applied, p).merge is None  # applying twice changes nothing
 
 
-def test_without_istios_merge_the_scrape_annotations_are_compared_as_they_are() -> None:
+OURS_MERGED = '{"scrape":"true","path":"/metrics","port":"9464"}'
+
+
+def injected_without_scrape_settings(native: bool = False, proxy_env: bool = True) -> dict[str, Any]:
+    """A pod Istio's injector merged without scrape annotations: pointed at pilot-agent, no variable.
+
+    What the real injector writes (``applyPrometheusMerge`` adds ``ISTIO_PROMETHEUS_ANNOTATIONS``
+    only when the pod had scrape settings; seen with ``istioctl kube-inject`` in tests/partners).
+    """
     pod = merged_pod(None)
+    proxy = pod["spec"]["containers"].pop()
+    if not proxy_env:
+        del proxy["env"]
+    if native:
+        pod["spec"]["initContainers"] = [container("istio-init"), {**proxy, "restartPolicy": "Always"}]
+    else:
+        pod["spec"]["containers"].append(proxy)
+        pod["spec"]["initContainers"] = [container("istio-init")]
+    return pod
+
+
+MERGE_WITHOUT_VARIABLE: list[Any] = [
+    pytest.param(False, True, {"op": "add", "path": "/spec/containers/1/env/-"}, id="classic"),
+    pytest.param(False, False, {"op": "add", "path": "/spec/containers/1/env"}, id="istio-proxy-without-env"),
+    pytest.param(True, True, {"op": "add", "path": "/spec/initContainers/1/env/-"}, id="native-sidecar"),
+]
+
+
+@pytest.mark.parametrize(("native", "proxy_env", "op"), MERGE_WITHOUT_VARIABLE)
+def test_istio_first_without_scrape_settings_the_merge_gets_the_apps(
+    native: bool, proxy_env: bool, op: dict[str, Any]
+) -> None:
+    """Istio ran first on a pod without scrape annotations: the app's settings go where pilot-agent reads them."""
+    pod = pod_from(injected_without_scrape_settings(native, proxy_env))
+    p = plan_for(make_ms(), pod, owner_of_pod(pod), NS)
+    applied, delta = apply(pod, p)
+    assert {k: v for k, v in applied["metadata"]["annotations"].items() if k.startswith("prometheus.io/")} == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": "15020",
+        "prometheus.io/path": "/stats/prometheus",
+    }
+    proxy = next(c for c in containers_of(applied) if c["name"] == "istio-proxy")
+    assert proxy["env"][-1] == {"name": "ISTIO_PROMETHEUS_ANNOTATIONS", "value": OURS_MERGED}
+    assert [e["name"] for e in proxy["env"]] == [
+        *(["ISTIO_META_WORKLOAD_NAME"] if proxy_env else []),
+        *["ISTIO_PROMETHEUS_ANNOTATIONS"],
+    ]
+    assert delta.conflicts == ()
+    ops, _ = json_patch(pod, p)
+    entry = {"name": "ISTIO_PROMETHEUS_ANNOTATIONS", "value": OURS_MERGED}
+    assert ops[-1] == {**op, "value": entry if op["path"].endswith("/-") else [entry]}
+    assert apply_patch(pod, ops) == applied
+    assert changes(applied, p).empty  # applying twice changes nothing
+
+
+NOT_ISTIOS_MERGE: list[Any] = [
+    pytest.param(False, {}, id="no-istio-proxy"),
+    pytest.param(True, {"prometheus.io/port": "15090"}, id="envoys-own-port"),
+    pytest.param(True, {"prometheus.io/port": "8080", "prometheus.io/path": "/custom"}, id="users-own"),
+]
+
+
+@pytest.mark.parametrize(("sidecar", "annotations"), NOT_ISTIOS_MERGE)
+def test_scrape_annotations_not_istios_merge_are_compared_as_they_are(
+    sidecar: bool, annotations: dict[str, str]
+) -> None:
+    pod = merged_pod(None, annotations)
+    if not sidecar:
+        pod["spec"]["containers"].pop()
+    before = {k: v for k, v in pod["metadata"]["annotations"].items() if k.startswith("prometheus.io/")}
     applied, delta = apply(pod, plan(make_ms(), pod))
-    assert applied["metadata"]["annotations"]["prometheus.io/port"] == "15020"
+    assert delta.merge is None
+    assert {k: v for k, v in applied["metadata"]["annotations"].items() if k.startswith("prometheus.io/")} == before
     assert [c.name for c in delta.conflicts] == ["prometheus.io/port", "prometheus.io/path"]
+
+
+def containers_of(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = obj["spec"]
+    return [*(spec.get("initContainers") or []), *spec["containers"]]
+
+
+def test_webhook_answers_follow_istios_merge() -> None:
+    """The webhook's cached answers read the merge as the planner does: with and without the variable."""
+    ms = make_ms()
+    reviewer = Reviewer(lambda ns: [ms] if ns == NS else [])
+    shapes = [
+        merged_pod({"scrape": "true", "path": "/metrics", "port": "9464"}),
+        injected_without_scrape_settings(),
+        injected_without_scrape_settings(proxy_env=False),
+        injected_without_scrape_settings(native=True),
+        merged_pod({"scrape": "true", "path": "/custom", "port": "8080"}),
+        merged_pod(None, {"prometheus.io/port": "15090"}),
+    ]
+    for _ in range(2):  # the second round is answered from the cache
+        for shape in shapes:
+            pod = pod_from(shape)
+            review = {"request": {"uid": "u", "namespace": NS, "operation": "CREATE", "object": pod}}
+            response = reviewer.review(review)["response"]
+            ops = json.loads(base64.b64decode(response["patch"])) if response.get("patch") else []
+            assert ops == json_patch(pod, plan_for(ms, pod, owner_of_pod(pod), NS))[0]
+    assert reviewer.cache.hits
 
 
 def test_with_podmonitors_no_scrape_annotations_and_no_merge() -> None:

@@ -21,7 +21,8 @@ us.  The rules:
 * on a pod Istio's injector already gave its metrics merge, the scrape
   annotations point at the sidecar: the app's scrape settings are then compared
   with (and filled into) istio-proxy's ``ISTIO_PROMETHEUS_ANNOTATIONS``, which
-  is where pilot-agent reads them -- the only thing otelwire ever changes in
+  is where pilot-agent reads them -- added when the injector, finding no scrape
+  settings on the pod, wrote none -- the only thing otelwire ever changes in
   one of Istio's containers;
 * nothing already equal is touched, so applying twice changes nothing.
 
@@ -97,8 +98,12 @@ class MergeChange:
 
     list_key: str  # containers, or initContainers for a native sidecar
     index: int  # of istio-proxy in that list
-    env_index: int  # of the variable in its env
+    env_index: int | None  # of the variable in its env; None: appended (istio-proxy has none yet)
     value: str
+    has_env: bool = True  # istio-proxy has an env list (where the variable is appended)
+
+    def entry(self) -> dict[str, str]:
+        return {"name": ISTIO_PROMETHEUS_ENV, "value": self.value}
 
 
 @dataclass(frozen=True)
@@ -261,20 +266,44 @@ def well_formed(template: Mapping[str, Any]) -> bool:
     )
 
 
-def istio_merge(spec: Mapping[str, Any]) -> tuple[str, int, int, Mapping[str, Any]] | None:
-    """Where Istio's injector left the app's scrape settings: (list, istio-proxy's index, env index, entry).
+# What Istio's injector writes when it turns on its metrics merge (pkg/kube/inject, applyPrometheusMerge):
+# Prometheus scrapes pilot-agent's status port, which serves Envoy's, its own and the app's metrics.
+ISTIO_MERGED_SCRAPE = {PROMETHEUS_SCRAPE: "true", PROMETHEUS_PORT: "15020", PROMETHEUS_PATH: "/stats/prometheus"}
 
-    None when the pod has no istio-proxy with ``ISTIO_PROMETHEUS_ANNOTATIONS`` (no sidecar yet,
-    or metrics merge off).
+
+@dataclass(frozen=True)
+class IstioMerge:
+    """Where Istio's metrics merge keeps the app's scrape settings: istio-proxy's ``ISTIO_PROMETHEUS_ANNOTATIONS``."""
+
+    list_key: str  # containers, or initContainers for a native sidecar
+    index: int  # of istio-proxy in that list
+    env_index: int | None  # of the variable; None when the injector wrote none
+    entry: Mapping[str, Any] | None
+    has_env: bool
+
+
+def istio_merge(annotations: Mapping[str, Any], spec: Mapping[str, Any]) -> IstioMerge | None:
+    """Istio's metrics merge on this pod, or None (no sidecar yet, or the merge is off).
+
+    The injector moves the pod's scrape annotations into istio-proxy's ``ISTIO_PROMETHEUS_ANNOTATIONS``
+    and points the annotations at pilot-agent (:data:`ISTIO_MERGED_SCRAPE`); a pod without scrape
+    annotations gets the annotations but no variable, and then pilot-agent scrapes no app at all.
+    Recognised by the variable, or else by those annotations on a pod with istio-proxy (with the
+    default status port: a mesh-wide ``statusPort`` change is not seen).
     """
+    proxy: tuple[str, int, Mapping[str, Any]] | None = None
     for list_key in ("containers", "initContainers"):
         for index, container in enumerate(spec.get(list_key) or []):
             if not isinstance(container, Mapping) or container.get("name") != "istio-proxy":
                 continue
             for env_index, entry in enumerate(container.get("env") or []):
                 if isinstance(entry, Mapping) and entry.get("name") == ISTIO_PROMETHEUS_ENV:
-                    return list_key, index, env_index, entry
-    return None
+                    return IstioMerge(list_key, index, env_index, entry, True)
+            proxy = proxy or (list_key, index, container)
+    if proxy is None or any(annotations.get(k) != v for k, v in ISTIO_MERGED_SCRAPE.items()):
+        return None
+    list_key, index, container = proxy
+    return IstioMerge(list_key, index, None, None, container.get("env") is not None)
 
 
 # Istio's prometheusScrapeConfiguration (pkg/kube/inject): these keys, in this order.
@@ -282,10 +311,10 @@ _MERGE_KEYS = {"scrape": PROMETHEUS_SCRAPE, "path": PROMETHEUS_PATH, "port": PRO
 
 
 def _merge_changes(
-    found: tuple[str, int, int, Mapping[str, Any]], wanted: Mapping[str, str], override: bool
+    found: IstioMerge, wanted: Mapping[str, str], override: bool
 ) -> tuple[MergeChange | None, list[Conflict]]:
-    """The app's scrape settings in Istio's merge: an empty one is filled, the user's kept (or overridden)."""
-    list_key, index, env_index, entry = found
+    """The app's scrape settings in Istio's merge: a missing or empty one is filled, the user's kept (or overridden)."""
+    entry = found.entry or {}
     raw = entry.get("value") or ""
     try:
         current = json.loads(raw) if raw else {}
@@ -306,11 +335,11 @@ def _merge_changes(
             if not override:
                 continue
         merged[key] = ours
-    if merged == current:
+    if merged == current and found.entry is not None:
         return None, conflicts
     ordered = {key: merged.pop(key) for key in _MERGE_KEYS if key in merged} | merged
     value = json.dumps(ordered, separators=(",", ":"))
-    return MergeChange(list_key, index, env_index, value), conflicts
+    return MergeChange(found.list_key, found.index, found.env_index, value, found.has_env), conflicts
 
 
 def changes(template: Mapping[str, Any], plan: Plan) -> Changes:
@@ -339,7 +368,7 @@ def changes(template: Mapping[str, Any], plan: Plan) -> Changes:
     all_conflicts.extend(conflicts)
     wanted_annotations = plan.annotations
     merge: MergeChange | None = None
-    found = istio_merge(spec) if PROMETHEUS_PORT in wanted_annotations else None
+    found = istio_merge(annotations, spec) if PROMETHEUS_PORT in wanted_annotations else None
     if found is not None:
         # The scrape annotations are the merge's (the sidecar's port): the app's go in its env.
         wanted_annotations = {k: v for k, v in wanted_annotations.items() if k not in PROMETHEUS_ANNOTATIONS}
@@ -384,8 +413,11 @@ def apply(template: Mapping[str, Any], plan: Plan) -> tuple[dict[str, Any], Chan
         env = [v.manifest() for v in change.prepend] + env + [v.manifest() for v in change.append]
         container["env"] = env
     if delta.merge is not None:
-        entry = result["spec"][delta.merge.list_key][delta.merge.index]["env"][delta.merge.env_index]
-        entry["value"] = delta.merge.value
+        proxy = result["spec"][delta.merge.list_key][delta.merge.index]
+        if delta.merge.env_index is None:
+            proxy["env"] = [*(proxy.get("env") or []), delta.merge.entry()]
+        else:
+            proxy["env"][delta.merge.env_index]["value"] = delta.merge.value
     return result, delta
 
 
@@ -435,6 +467,11 @@ def json_patch(template: Mapping[str, Any], plan: Plan, prefix: str = "") -> tup
             ops.append({"op": "add", "path": f"{base}/-", "value": var.manifest()})
     if delta.merge is not None:
         merge = delta.merge
-        path = f"{prefix}/spec/{merge.list_key}/{merge.index}/env/{merge.env_index}"
-        ops.append({"op": "replace", "path": path, "value": {"name": ISTIO_PROMETHEUS_ENV, "value": merge.value}})
+        base = f"{prefix}/spec/{merge.list_key}/{merge.index}/env"
+        if merge.env_index is not None:
+            ops.append({"op": "replace", "path": f"{base}/{merge.env_index}", "value": merge.entry()})
+        elif merge.has_env:
+            ops.append({"op": "add", "path": f"{base}/-", "value": merge.entry()})
+        else:
+            ops.append({"op": "add", "path": base, "value": [merge.entry()]})
     return ops, delta

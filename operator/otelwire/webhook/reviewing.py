@@ -304,7 +304,12 @@ class Planned:
 
     @staticmethod
     def _merge_key(facts: PodFacts) -> tuple[Any, ...] | None:
-        """Istio's metrics merge as ``changing`` reads it: istio-proxy's place and its variable's entry."""
+        """Istio's metrics merge as ``changing.istio_merge`` reads it: istio-proxy's place and its variable's entry.
+
+        Without the variable, where it would be appended (istio-proxy's place, whether it has an
+        env list); whether the merge is on then depends on the scrape annotations, already in the key.
+        """
+        proxy: tuple[Any, ...] | None = None
         for init in (False, True):
             found = facts.container(init, "istio-proxy")
             if found is not None:
@@ -314,7 +319,8 @@ class Planned:
                 if ISTIO_PROMETHEUS_ENV in names:
                     at = names.index(ISTIO_PROMETHEUS_ENV)
                     return (init, position, at, json.dumps(env[at], sort_keys=True))
-        return None
+                proxy = proxy or (init, position, None, container.get("env") is not None)
+        return proxy
 
     def answer(self, pod: Mapping[str, Any], facts: PodFacts | None) -> Answer:
         """The answer for ``pod``: cached per pod shape when ``facts`` are known, else computed."""
