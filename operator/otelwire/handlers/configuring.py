@@ -228,8 +228,8 @@ def apply_settings(settings: kopf.OperatorSettings, options: Options) -> None:
         settings.peering.lifetime = options.peering_lifetime
 
 
-def _excluded(options: Options) -> tuple[str, str]:
-    return ("kube-system", options.operator_namespace)
+def _excluded(options: Options) -> tuple[str, ...]:
+    return ("kube-system", options.operator_namespace, options.chrony_namespace)
 
 
 def _indexed(index: kopf.Index[str, Any]) -> Lookup:

@@ -12,6 +12,8 @@ import base64
 from collections.abc import Sequence
 from typing import Any
 
+from otelwire.options import CHRONY_NAMESPACE, OPERATOR_NAMESPACE
+
 WEBHOOK_NAME = "pods.otelwire.io"
 LOCAL_LABEL = "otelwire.io/registered-by"
 LOCAL_LABEL_VALUE = "otelwire-run"
@@ -79,13 +81,19 @@ def configuration(
     }
 
 
-def in_cluster_manifest(namespace: str = "otelwire-system") -> dict[str, Any]:
-    """The configuration ``manifests/operator/webhook.yaml`` ships (cert-manager injects the CA)."""
+def in_cluster_manifest(
+    namespace: str = OPERATOR_NAMESPACE, chrony_namespace: str = CHRONY_NAMESPACE
+) -> dict[str, Any]:
+    """The configuration ``manifests/operator/webhook.yaml`` ships (cert-manager injects the CA).
+
+    Never called for the operator's own pods, nor for the chrony pods: otelwire instruments
+    neither, and a pod of theirs would otherwise wait for the webhook while the operator is down.
+    """
     return configuration(
         "otelwire",
         ca_bundle=b"",
         service=(namespace, "otelwire-webhook", 443, "/mutate-pods"),
-        excluded_namespaces=("kube-system", namespace),
+        excluded_namespaces=("kube-system", namespace, chrony_namespace),
         annotations={"cert-manager.io/inject-ca-from": f"{namespace}/otelwire-webhook"},
     )
 
