@@ -234,25 +234,32 @@ def istioctl() -> Path:
     return binary("istio", "istioctl")
 
 
+def generate_injector(istioctl: Path, home: Path, *settings: str) -> Injector:
+    """``istioctl manifest generate --set ...``: the sidecar injector's ConfigMap and the mesh config, as files."""
+    argv: list[str | Path] = [istioctl, "manifest", "generate"]
+    for setting in settings:
+        argv += ["--set", setting]
+    configmaps = {
+        d["metadata"]["name"]: d["data"]
+        for d in yaml.safe_load_all(run(argv, env=_offline_env(home)))
+        if isinstance(d, dict) and d.get("kind") == "ConfigMap"
+    }
+    injector = Injector(home / "inject-config.yaml", home / "inject-values.json", home / "mesh.yaml")
+    injector.config.write_text(configmaps["istio-sidecar-injector"]["config"])
+    injector.values.write_text(configmaps["istio-sidecar-injector"]["values"])
+    injector.mesh.write_text(configmaps["istio"]["mesh"])
+    return injector
+
+
 @pytest.fixture(scope="module")
 def injectors(istioctl: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Injector]:
     """The default profile's injector, without and with Istio CNI (keyed by ``cni``)."""
     out: dict[bool, Injector] = {}
     for cni in (False, True):
         home = tmp_path_factory.mktemp("istioctl-cni" if cni else "istioctl")
-        extra = ["--set", "components.cni.enabled=true"] if cni else []
-        manifest = run([istioctl, "manifest", "generate", *extra], env=_offline_env(home))
-        configmaps = {
-            d["metadata"]["name"]: d["data"]
-            for d in yaml.safe_load_all(manifest)
-            if isinstance(d, dict) and d.get("kind") == "ConfigMap"
-        }
-        injector = Injector(home / "inject-config.yaml", home / "inject-values.json", home / "mesh.yaml")
-        injector.config.write_text(configmaps["istio-sidecar-injector"]["config"])
-        injector.values.write_text(configmaps["istio-sidecar-injector"]["values"])
-        injector.mesh.write_text(configmaps["istio"]["mesh"])
-        assert json.loads(configmaps["istio-sidecar-injector"]["values"])["pilot"]["cni"]["enabled"] is cni
-        out[cni] = injector
+        out[cni] = generate_injector(istioctl, home, *(["components.cni.enabled=true"] if cni else []))
+        assert json.loads(out[cni].values.read_text())["pilot"]["cni"]["enabled"] is cni
+        assert yaml.safe_load(out[cni].mesh.read_text())["enablePrometheusMerge"] is True
     return out
 
 
@@ -531,3 +538,20 @@ def test_mesh_and_app_agree(
 
     # otelwire never calls Istio's canonical labels the user's.
     assert not [w for w in outcome.warnings if "service.istio.io/" in w], outcome.warnings
+
+
+@pytest.mark.parametrize("order", ["istio-first", "otelwire-first"])
+def test_without_istios_metrics_merge_prometheus_scrapes_the_app(order: str, istioctl: Path, tmp_path: Path) -> None:
+    """A mesh with ``enablePrometheusMerge: false``: the scrape annotations are otelwire's, the merge stays empty."""
+    injector = generate_injector(istioctl, tmp_path, "meshConfig.enablePrometheusMerge=false")
+    assert yaml.safe_load(injector.mesh.read_text())["enablePrometheusMerge"] is False
+    outcome = RUNS[order](Istio(istioctl, injector, Variant(native=False, cni=False), tmp_path), tmp_path)
+    for case in CASES:
+        pod = outcome[case.name].pod
+        port, path = case.scrape
+        annotations = pod["metadata"]["annotations"]
+        assert (annotations["prometheus.io/port"], annotations["prometheus.io/path"]) == (port, path), case.name
+        assert MERGE_ENV not in env_of(pod, "istio-proxy"), case.name
+        view = agent_view(pod, tmp_path)
+        assert view["metrics"] == {"scraped": [], "merged": False}, case.name
+        assert view["serviceCluster"] == SERVICE, case.name
