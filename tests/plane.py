@@ -679,11 +679,21 @@ class Plane:
         check: bool = True,
         timeout: float = 120.0,
         kubeconfig: Path | None = None,
+        cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run this plane's kubectl against it; raise KubectlError (with stderr) on failure if ``check``."""
+        """Run this plane's kubectl against it; raise KubectlError (with stderr) on failure if ``check``.
+
+        ``cwd``: where relative paths (``-f``, ``-k``) are read from (default: the repository).
+        """
         argv = [str(self.kubectl_path), f"--kubeconfig={kubeconfig or self.kubeconfig}", *args]
         result = subprocess.run(
-            argv, input=input, capture_output=True, text=True, timeout=timeout, env=self.kubectl_env()
+            argv,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.kubectl_env(),
+            cwd=cwd or REPO_ROOT,
         )
         if check and result.returncode != 0:
             stdout = result.stdout
