@@ -65,7 +65,8 @@ def installed_package() -> Iterator[Path]:
     """A venv outside the checkout holding only the built wheel and its dependencies (the image's content)."""
     from support.package import PackageError, install_wheel
 
-    base = Path(tempfile.mkdtemp(prefix="otelwire-wheel-"))
+    # Not under /tmp: a container of the install test gets an emptyDir there, over the image.
+    base = Path(tempfile.mkdtemp(prefix="otelwire-wheel-", dir="/var/tmp"))
     try:
         yield install_wheel(base)
     except PackageError as error:
