@@ -279,7 +279,10 @@ def apply_patch(document: Any, ops: Sequence[Mapping[str, Any]]) -> Any:
 
 
 def user_content_untouched(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
-    """Every env entry, label and annotation the user wrote is still there, unchanged, in the same order."""
+    """Every env entry, port, label and annotation the user wrote is still there, unchanged, in the same order.
+
+    otelwire's ports come after the user's (the SDK exporter's port, appended).
+    """
     for key in ("containers", "initContainers"):
         for old, new in zip(before["spec"].get(key) or [], after["spec"].get(key) or [], strict=True):
             old_env = old.get("env") or []
@@ -288,7 +291,11 @@ def user_content_untouched(before: Mapping[str, Any], after: Mapping[str, Any]) 
             kept = [new_env[i] for i in positions]
             if kept != old_env:
                 return False
-            if {k: v for k, v in old.items() if k != "env"} != {k: v for k, v in new.items() if k != "env"}:
+            old_ports = old.get("ports") or []
+            if (new.get("ports") or [])[: len(old_ports)] != old_ports:
+                return False
+            ours = ("env", "ports")
+            if {k: v for k, v in old.items() if k not in ours} != {k: v for k, v in new.items() if k not in ours}:
                 return False
     for field in ("labels", "annotations"):
         old_map = before["metadata"].get(field) or {}

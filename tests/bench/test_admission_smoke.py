@@ -134,6 +134,23 @@ def _odd_pods() -> list[tuple[str, dict[str, Any]]]:
         "istio proxy config": lambda p: p["metadata"]["annotations"].update(
             {"proxy.istio.io/config": "holdApplicationUntilProxyStarts: true"}
         ),
+        "no ports": lambda p: p["spec"]["containers"][0].pop("ports"),
+        "ports null": lambda p: p["spec"]["containers"][0].update(ports=None),
+        "ports not a list": lambda p: p["spec"]["containers"][0].update(ports={"http": 8080}),
+        "port not a mapping": lambda p: p["spec"]["containers"][0]["ports"].append(9464),
+        "metrics port declared": lambda p: p["spec"]["containers"][0]["ports"].append(
+            {"name": "metrics", "containerPort": 9464, "protocol": "TCP"}
+        ),
+        "metrics port declared as a string": lambda p: p["spec"]["containers"][0]["ports"].append(
+            {"name": "metrics", "containerPort": "9464", "protocol": "TCP"}
+        ),
+        "port name otel-metrics taken": lambda p: p["spec"]["containers"][0]["ports"].append(
+            {"name": "otel-metrics", "containerPort": 9090, "protocol": "TCP"}
+        ),
+        "port name taken by an init container": lambda p: p["spec"].update(
+            initContainers=[{"name": "init", "image": "x", "ports": [{"name": "otel-metrics", "containerPort": 1}]}]
+        ),
+        "unhashable port number": lambda p: p["spec"]["containers"][0]["ports"].append({"containerPort": [9464]}),
     }
     out = []
     for name, edit in edits.items():

@@ -93,6 +93,11 @@ def lit(name: str, value: str) -> dict[str, Any]:
     return {"name": name, "value": value}
 
 
+def port(name: str | None, number: int, protocol: str = "TCP") -> dict[str, Any]:
+    """A ``ports`` entry as the API server stores it (no name when ``name`` is None)."""
+    return {**({"name": name} if name is not None else {}), "containerPort": number, "protocol": protocol}
+
+
 def env_of(obj: dict[str, Any], name: str = "app", init: bool = False) -> list[dict[str, Any]]:
     items = obj["spec"]["initContainers" if init else "containers"]
     found: list[dict[str, Any]] = next(c for c in items if c["name"] == name).get("env") or []
@@ -303,6 +308,25 @@ TEMPLATES: list[Any] = [
             },
         ),
         id="jaeger-and-otlp-metrics",
+    ),
+    pytest.param(Shape(template(container(ports=[port("http", 8080)]))), id="user-ports"),
+    pytest.param(Shape(template(container(ports=None))), id="ports-null"),
+    pytest.param(Shape(template(container(ports=[port("metrics", 9464)]))), id="metrics-port-declared"),
+    pytest.param(
+        Shape(template(container("app"), container("worker", ports=[port("prom", 9464)]))),
+        id="metrics-port-declared-elsewhere",
+    ),
+    pytest.param(Shape(template(container(ports=[port("otel-metrics", 8080)])), clean=False), id="port-name-taken"),
+    pytest.param(
+        Shape(
+            template(container("app", ports=[port("http", 8080)]), container("worker")),
+            {"injection": {"containers": ["worker", "app"]}},
+        ),
+        id="port-on-the-pods-first",
+    ),
+    pytest.param(
+        Shape(template(container(ports=[port("http", 8080)])), {"metrics": {"prometheus": {"port": 9091}}}),
+        id="custom-metrics-port",
     ),
 ]
 
@@ -1278,6 +1302,189 @@ def test_prometheus_annotations_per_metrics_exporter(spec: dict[str, Any], expec
     assert {k: annotations.get(k) for k in expected} == expected
 
 
+OTEL_METRICS_PORT = {"name": "otel-metrics", "containerPort": 9464, "protocol": "TCP"}
+
+METRICS_PORTS: list[Any] = [
+    # (template, spec, the ports of each container afterwards, conflicts)
+    pytest.param(template(container()), {}, {"app": [OTEL_METRICS_PORT]}, [], id="declared"),
+    pytest.param(
+        template(container(ports=[port("http", 8080)])),
+        {},
+        {"app": [port("http", 8080), OTEL_METRICS_PORT]},
+        [],
+        id="after-the-users",
+    ),
+    pytest.param(
+        template(container()),
+        {"metrics": {"prometheus": {"port": 9091}}},
+        {"app": [{**OTEL_METRICS_PORT, "containerPort": 9091}]},
+        [],
+        id="custom-port",
+    ),
+    pytest.param(template(container()), {"metrics": {"exporter": "otlp"}}, {"app": None}, [], id="otlp"),
+    pytest.param(template(container()), {"metrics": {"exporter": "none"}}, {"app": None}, [], id="none"),
+    pytest.param(
+        template(container(ports=[port("metrics", 9464)])),
+        {},
+        {"app": [port("metrics", 9464)]},
+        [],
+        id="users-declaration-serves",
+    ),
+    pytest.param(
+        template(container(ports=[port(None, 9464)])), {}, {"app": [port(None, 9464)]}, [], id="unnamed-serves"
+    ),
+    pytest.param(
+        template(container(ports=[port("metrics", 9464, "UDP")])),
+        {},
+        {"app": [port("metrics", 9464, "UDP")]},
+        [],
+        id="any-protocol-serves",  # pod discovery keeps it by number: a TCP twin would be a second target
+    ),
+    pytest.param(
+        template(container("app"), container("worker", ports=[port("metrics", 9464)])),
+        {},
+        {"app": None, "worker": [port("metrics", 9464)]},
+        [],
+        id="another-containers-serves",
+    ),
+    pytest.param(
+        template(container("app"), init=(container("agent", ports=[port("metrics", 9464)], restartPolicy="Always"),)),
+        {},
+        {"app": None},
+        [],
+        id="a-native-sidecars-serves",
+    ),
+    pytest.param(
+        template(container(ports=[port("otel-metrics", 8080)])),
+        {},
+        {"app": [port("otel-metrics", 8080)]},
+        ["container app: ports[otel-metrics]='8080' kept instead of '9464'"],
+        id="name-taken",
+    ),
+    pytest.param(
+        template(container("app"), container("worker", ports=[port("otel-metrics", 8080)])),
+        {"injection": {"overrideExisting": True}},
+        {"app": None, "worker": [port("otel-metrics", 8080)]},
+        ["container worker: ports[otel-metrics]='8080' kept instead of '9464'"],
+        id="name-taken-elsewhere-even-with-override",
+    ),
+    pytest.param(
+        template(container("app"), container("worker")),
+        {},
+        {"app": [OTEL_METRICS_PORT], "worker": None},
+        [],
+        id="first-container-only",
+    ),
+    pytest.param(
+        template(container("app"), container("worker")),
+        {"injection": {"containers": ["worker", "app"]}},
+        {"app": [OTEL_METRICS_PORT], "worker": None},
+        [],
+        id="first-in-the-pods-order",
+    ),
+    pytest.param(
+        template(container("app"), container("worker")),
+        {"injection": {"containers": ["worker"]}},
+        {"app": None, "worker": [OTEL_METRICS_PORT]},
+        [],
+        id="first-instrumented",
+    ),
+    pytest.param(
+        template(container("istio-proxy"), container("app")),
+        {},
+        {"istio-proxy": None, "app": [OTEL_METRICS_PORT]},
+        [],
+        id="never-a-sidecar",
+    ),
+    pytest.param(
+        template(container("app"), init=(container("migrate"),)),
+        {"injection": {"containers": ["migrate"]}},
+        {"app": None},
+        [],
+        id="never-an-init-container",
+    ),
+]
+
+
+@pytest.mark.parametrize(("tmpl", "spec", "ports", "conflicts"), METRICS_PORTS)
+def test_the_prometheus_exporters_port_is_declared(
+    tmpl: dict[str, Any], spec: dict[str, Any], ports: dict[str, list[dict[str, Any]] | None], conflicts: list[str]
+) -> None:
+    """Prometheus's pod discovery gives a container without the port no port number: a PodMonitor drops it."""
+    p = plan(make_ms(spec), tmpl)
+    applied, delta = apply(tmpl, p)
+    assert {c["name"]: c.get("ports") for c in containers_of(applied) if c["name"] in ports} == ports
+    assert [str(c) for c in delta.conflicts] == conflicts
+    assert all(not c.overridden for c in delta.conflicts)
+    ops, _ = json_patch(tmpl, p)
+    assert apply_patch(tmpl, ops) == applied
+    assert changes(applied, p).empty  # applying twice changes nothing
+    # The plan does not depend on the ports the template declares: its pods plan alike.
+    bare = copy.deepcopy(tmpl)
+    for c in containers_of(bare):
+        c.pop("ports", None)
+    assert plan(make_ms(spec), bare).digest == p.digest == plan(make_ms(spec), applied).digest
+
+
+PORT_OPS: list[Any] = [
+    pytest.param(
+        container(), {"op": "add", "path": "/spec/containers/0/ports", "value": [OTEL_METRICS_PORT]}, id="none"
+    ),
+    pytest.param(
+        container(ports=None),
+        {"op": "add", "path": "/spec/containers/0/ports", "value": [OTEL_METRICS_PORT]},
+        id="null",
+    ),
+    pytest.param(
+        container(ports=[]), {"op": "add", "path": "/spec/containers/0/ports/-", "value": OTEL_METRICS_PORT}, id="empty"
+    ),
+    pytest.param(
+        container(ports=[port("http", 8080)]),
+        {"op": "add", "path": "/spec/containers/0/ports/-", "value": OTEL_METRICS_PORT},
+        id="appended",
+    ),
+]
+
+
+@pytest.mark.parametrize(("app", "op"), PORT_OPS)
+def test_the_port_is_one_add_operation(app: dict[str, Any], op: dict[str, Any]) -> None:
+    tmpl = template(app)
+    ops, _ = json_patch(tmpl, plan(make_ms(), tmpl))
+    assert [o for o in ops if "/ports" in o["path"]] == [op]
+
+
+def test_webhook_answers_follow_the_pods_ports() -> None:
+    """The webhook's cached answers read a pod's ports as the planner does."""
+    ms = make_ms()
+    reviewer = Reviewer(lambda ns: [ms] if ns == NS else [])
+    shapes = [
+        template(container()),
+        template(container(ports=None)),
+        template(container(ports=[])),
+        template(container(ports=[port("http", 8080)])),
+        template(container(ports=[port("http", 8080), port("metrics", 9464)])),
+        template(container(ports=[port("otel-metrics", 8080)])),
+        template(container(ports=[port("otel-metrics", 9090)])),
+        template(container(), container("worker", ports=[port("otel-metrics", 8080)])),
+        template(container(), container("worker", ports=[port(None, 9464)])),
+        template(container(), init=(container("agent", ports=[port("otel-metrics", 8080)]),)),
+        template(container(ports=[port("http", 8080)]), container("worker")),
+    ]
+    answers = []
+    for _ in range(2):  # the second round is answered from the cache
+        for shape in shapes:
+            pod = pod_from(shape)
+            review = {"request": {"uid": "u", "namespace": NS, "operation": "CREATE", "object": pod}}
+            response = reviewer.review(review)["response"]
+            ops = json.loads(base64.b64decode(response["patch"])) if response.get("patch") else []
+            expected, delta = json_patch(pod, plan_for(ms, pod, owner_of_pod(pod), NS))
+            assert ops == expected
+            assert response.get("warnings", []) == [f"otelwire: {c}" for c in delta.conflicts]
+            answers.append(ops)
+    assert reviewer.cache.hits
+    assert len({json.dumps(a) for a in answers}) > 3  # the shapes are answered differently
+
+
 def test_pod_labels_and_annotations() -> None:
     tmpl = template()
     p = plan(make_ms(name="orders-msvc", spec={"serviceName": "orders"}), tmpl)
@@ -1373,7 +1580,12 @@ def test_digest_differs_between_two_services_selecting_alike() -> None:
 def test_patch_for_a_pod_without_env_adds_whole_lists() -> None:
     tmpl: dict[str, Any] = {"metadata": {"name": "p"}, "spec": {"containers": [container()]}}
     ops, _ = json_patch(tmpl, plan(make_ms(), tmpl))
-    assert [op["path"] for op in ops] == ["/metadata/labels", "/metadata/annotations", "/spec/containers/0/env"]
+    assert [op["path"] for op in ops] == [
+        "/metadata/labels",
+        "/metadata/annotations",
+        "/spec/containers/0/env",
+        "/spec/containers/0/ports",
+    ]
 
 
 def test_patch_prefix_and_escaping() -> None:

@@ -24,6 +24,11 @@ us.  The rules:
   is where pilot-agent reads them -- added when the injector, finding no scrape
   settings on the pod, wrote none -- the only thing otelwire ever changes in
   one of Istio's containers;
+* the SDK exporter's Prometheus port is declared (appended to ``ports``) unless
+  some container of the pod already declares that ``containerPort`` -- the
+  user's declaration serves -- and never when another port of the pod has its
+  name (a conflict, whatever ``overrideExisting`` says: a port name must name
+  one port);
 * nothing already equal is touched, so applying twice changes nothing.
 
 The webhook's patch therefore holds only ``add`` operations unless the user
@@ -33,6 +38,7 @@ asked for overriding or has a resource-attribute list to merge into.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,6 +58,7 @@ from otelwire.plan.plans import (
     PROMETHEUS_PATH,
     PROMETHEUS_PORT,
     PROMETHEUS_SCRAPE,
+    ContainerPort,
     EnvVar,
     Plan,
 )
@@ -82,10 +89,12 @@ class ContainerChanges:
     append: tuple[EnvVar, ...] = ()
     replace: tuple[tuple[int, dict[str, Any]], ...] = ()
     remove: tuple[int, ...] = ()
+    ports: tuple[ContainerPort, ...] = ()  # appended to the container's ports
+    has_ports: bool = False  # the container has a ports list (else it gets one)
 
     @property
     def empty(self) -> bool:
-        return not (self.prepend or self.append or self.replace or self.remove)
+        return not (self.prepend or self.append or self.replace or self.remove or self.ports)
 
     @property
     def list_key(self) -> str:
@@ -239,6 +248,9 @@ def _containers_well_formed(value: Any) -> bool:
             isinstance(env, list) and all(isinstance(e, Mapping) and isinstance(e.get("name"), str) for e in env)
         ):
             return False
+        ports = container.get("ports")
+        if ports is not None and not (isinstance(ports, list) and all(isinstance(p, Mapping) for p in ports)):
+            return False
     return True
 
 
@@ -342,6 +354,37 @@ def _merge_changes(
     return MergeChange(found.list_key, found.index, found.env_index, value, found.has_env), conflicts
 
 
+def port_changes(
+    spec: Mapping[str, Any], wanted: tuple[ContainerPort, ...]
+) -> tuple[tuple[ContainerPort, ...], list[Conflict]]:
+    """The planned ports the pod lacks, and the conflicts of those whose name another port holds.
+
+    Any container's declaration of the ``containerPort`` serves (Prometheus's pod discovery
+    finds the port number wherever it is declared), whatever its name or protocol.
+    """
+    declared = [
+        (str(container.get("name", "")), port)
+        for list_key in ("containers", "initContainers")
+        for container in spec.get(list_key) or []
+        for port in container.get("ports") or []
+    ]
+    missing: list[ContainerPort] = []
+    conflicts: list[Conflict] = []
+    for port in wanted:
+        if any(theirs.get("containerPort") == port.container_port for _, theirs in declared):
+            continue
+        holder = next(((name, theirs) for name, theirs in declared if theirs.get("name") == port.name), None)
+        if holder is not None:
+            name, theirs = holder
+            where = f"container {name}"
+            conflicts.append(
+                Conflict(where, f"ports[{port.name}]", str(theirs.get("containerPort")), str(port.container_port))
+            )
+            continue
+        missing.append(port)
+    return tuple(missing), conflicts
+
+
 def changes(template: Mapping[str, Any], plan: Plan) -> Changes:
     """Compare ``template`` (a pod or pod template) with ``plan``; no changes for a malformed one."""
     if not well_formed(template):
@@ -358,8 +401,12 @@ def changes(template: Mapping[str, Any], plan: Plan) -> Changes:
         if index is None:
             continue
         change, conflicts = _container_changes(index, items[index], wanted.init, wanted.env, override)
-        container_changes.append(change)
         all_conflicts.extend(conflicts)
+        if wanted.ports:
+            ports, conflicts = port_changes(spec, wanted.ports)
+            change = dataclasses.replace(change, ports=ports, has_ports=items[index].get("ports") is not None)
+            all_conflicts.extend(conflicts)
+        container_changes.append(change)
     labels = meta.get("labels") or {}
     annotations = meta.get("annotations") or {}
     # Ours whatever they hold: the digest and owner, and Istio's canonical labels where Istio applies.
@@ -412,6 +459,8 @@ def apply(template: Mapping[str, Any], plan: Plan) -> tuple[dict[str, Any], Chan
             del env[at]
         env = [v.manifest() for v in change.prepend] + env + [v.manifest() for v in change.append]
         container["env"] = env
+        if change.ports:
+            container["ports"] = [*(container.get("ports") or []), *(p.manifest() for p in change.ports)]
     if delta.merge is not None:
         proxy = result["spec"][delta.merge.list_key][delta.merge.index]
         if delta.merge.env_index is None:
@@ -423,6 +472,25 @@ def apply(template: Mapping[str, Any], plan: Plan) -> tuple[dict[str, Any], Chan
 
 def _escape(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
+
+
+def _env_ops(change: ContainerChanges, base: str) -> list[dict[str, Any]]:
+    """The operations on one container's env list (``base`` is its path)."""
+    if not change.has_env:
+        entries = [v.manifest() for v in (*change.prepend, *change.append)]
+        return [{"op": "add", "path": base, "value": entries}] if entries else []
+    ops = [
+        {"op": "add", "path": f"{base}/{position}", "value": var.manifest()}
+        for position, var in enumerate(change.prepend)
+    ]
+    shift = len(change.prepend)
+    for at, entry in change.replace:
+        ops.append({"op": "replace", "path": f"{base}/{at + shift}", "value": entry})
+    for at in sorted(change.remove, reverse=True):
+        ops.append({"op": "remove", "path": f"{base}/{at + shift}"})
+    for var in change.append:
+        ops.append({"op": "add", "path": f"{base}/-", "value": var.manifest()})
+    return ops
 
 
 def json_patch(template: Mapping[str, Any], plan: Plan, prefix: str = "") -> tuple[list[dict[str, Any]], Changes]:
@@ -450,21 +518,12 @@ def json_patch(template: Mapping[str, Any], plan: Plan, prefix: str = "") -> tup
             op = "replace" if key in existing else "add"
             ops.append({"op": op, "path": f"{prefix}/metadata/{field_name}/{_escape(key)}", "value": value})
     for change in delta.containers:
-        base = f"{prefix}/spec/{change.list_key}/{change.index}/env"
-        if not change.has_env:
-            entries = [v.manifest() for v in (*change.prepend, *change.append)]
-            if entries:
-                ops.append({"op": "add", "path": base, "value": entries})
-            continue
-        for position, var in enumerate(change.prepend):
-            ops.append({"op": "add", "path": f"{base}/{position}", "value": var.manifest()})
-        shift = len(change.prepend)
-        for at, entry in change.replace:
-            ops.append({"op": "replace", "path": f"{base}/{at + shift}", "value": entry})
-        for at in sorted(change.remove, reverse=True):
-            ops.append({"op": "remove", "path": f"{base}/{at + shift}"})
-        for var in change.append:
-            ops.append({"op": "add", "path": f"{base}/-", "value": var.manifest()})
+        ops.extend(_env_ops(change, f"{prefix}/spec/{change.list_key}/{change.index}/env"))
+        ports = f"{prefix}/spec/{change.list_key}/{change.index}/ports"
+        if change.ports and not change.has_ports:
+            ops.append({"op": "add", "path": ports, "value": [p.manifest() for p in change.ports]})
+        elif change.ports:
+            ops.extend({"op": "add", "path": f"{ports}/-", "value": p.manifest()} for p in change.ports)
     if delta.merge is not None:
         merge = delta.merge
         base = f"{prefix}/spec/{merge.list_key}/{merge.index}/env"

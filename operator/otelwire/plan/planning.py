@@ -21,6 +21,7 @@ from otelwire.plan.plans import (
     ISTIO_CANONICAL_NAME,
     ISTIO_CANONICAL_REVISION,
     ISTIO_DEFAULT_REVISION,
+    METRICS_PORT_NAME,
     OWNER_ANNOTATION,
     PROMETHEUS_PATH,
     PROMETHEUS_PORT,
@@ -28,6 +29,7 @@ from otelwire.plan.plans import (
     SERVICE_LABEL,
     VERSION_LABELS,
     ContainerPlan,
+    ContainerPort,
     Plan,
     Workload,
 )
@@ -82,6 +84,12 @@ def plan_for(
     containers, notes = selecting.target_containers(spec, ms.spec.injection.containers)
     if version_note:
         notes.append(version_note)
+    metrics = ms.spec.metrics
+    # The SDK's Prometheus exporter listens in the first instrumented regular container (in the
+    # pod's order): declared there, Prometheus's pod discovery has a target with its port number.
+    regular = [index for index, _, init in containers if not init]
+    exporter_at = min(regular) if metrics.exporter == "prometheus" and regular else None
+    metrics_port = (ContainerPort(METRICS_PORT_NAME, metrics.prometheus.port),)
     container_plans = tuple(
         ContainerPlan(
             container=name,
@@ -93,8 +101,9 @@ def plan_for(
                 workload=workload,
                 version=version,
             ),
+            ports=metrics_port if not init and index == exporter_at else (),
         )
-        for _, name, init in containers
+        for index, name, init in containers
     )
     want_labels: dict[str, str] = {SERVICE_LABEL: ms.service_name}
     want_annotations: dict[str, str] = {OWNER_ANNOTATION: ms.name}
@@ -106,7 +115,6 @@ def plan_for(
         want_labels[ISTIO_CANONICAL_NAME] = ms.service_name
         want_labels[ISTIO_CANONICAL_REVISION] = version or ISTIO_DEFAULT_REVISION
         proxy["tracingServiceName"] = "CANONICAL_NAME_ONLY"
-    metrics = ms.spec.metrics
     if metrics.exporter == "prometheus" and not podmonitors:
         want_annotations.update(
             {

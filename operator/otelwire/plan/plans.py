@@ -32,6 +32,11 @@ PROMETHEUS_SCRAPE = "prometheus.io/scrape"
 PROMETHEUS_PORT = "prometheus.io/port"
 PROMETHEUS_PATH = "prometheus.io/path"
 PROMETHEUS_ANNOTATIONS = (PROMETHEUS_SCRAPE, PROMETHEUS_PATH, PROMETHEUS_PORT)
+# The name of the port otelwire declares for the SDK's Prometheus exporter (an IANA_SVC_NAME: <= 15 chars).
+METRICS_PORT_NAME = "otel-metrics"
+# What Istio, the OpenTelemetry Collector's k8sattributes processor and the OpenTelemetry Operator read
+# a pod's service name from, before any label (Istio: serviceAttributeEnrichment OTEL_SEMANTIC_CONVENTIONS).
+OTEL_SERVICE_NAME_ANNOTATION = "resource.opentelemetry.io/service.name"
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,22 @@ class EnvVar:
 
 
 @dataclass(frozen=True)
+class ContainerPort:
+    """One ``ports`` entry of a container: what Prometheus's pod discovery turns into a target.
+
+    A container that declares no port yields a target without a port number, which a
+    PodMonitor's ``portNumber`` keep rule drops: the SDK exporter's port must be declared.
+    """
+
+    name: str
+    container_port: int
+    protocol: str = "TCP"
+
+    def manifest(self) -> dict[str, Any]:
+        return {"name": self.name, "containerPort": self.container_port, "protocol": self.protocol}
+
+
+@dataclass(frozen=True)
 class Workload:
     """The workload owning a pod template, as far as it is known."""
 
@@ -66,11 +87,12 @@ class Workload:
 
 @dataclass(frozen=True)
 class ContainerPlan:
-    """The env otelwire wants in one container, in injection order."""
+    """The env otelwire wants in one container, in injection order, and the ports it declares there."""
 
     container: str
     init: bool
     env: tuple[EnvVar, ...]
+    ports: tuple[ContainerPort, ...] = ()
 
     def names(self) -> tuple[str, ...]:
         return tuple(e.name for e in self.env)
@@ -107,7 +129,10 @@ class Plan:
         """
         body = {
             "service": self.service_name,
-            "containers": [[c.container, c.init, [e.manifest() for e in c.env]] for c in self.containers],
+            "containers": [
+                [c.container, c.init, [e.manifest() for e in c.env], [p.manifest() for p in c.ports]]
+                for c in self.containers
+            ],
             "labels": {k: v for k, v in sorted(self.labels.items()) if k not in ISTIO_LABELS},
             "annotations": dict(sorted(self.annotations.items())),
             "istio": self.istio_mode,

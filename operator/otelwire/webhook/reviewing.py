@@ -143,8 +143,8 @@ class PodFacts:
     A plain pod has the JSON shapes the API server sends: metadata, labels and
     annotations as dicts (string maps), a non-empty list of containers (and
     optionally init containers) that are dicts with string names, env lists of
-    dicts with string names, owner references as dicts with string kinds and
-    names.  ``pod_facts`` returns None for anything else, which then takes the
+    dicts with string names, ports lists of dicts, owner references as dicts
+    with string kinds and names.  ``pod_facts`` returns None for anything else, which then takes the
     uncached path, exactly as before the caches.
     """
 
@@ -180,6 +180,7 @@ _DICTS = frozenset({dict})
 _NAME = operator.itemgetter("name")
 _GET_NAME = operator.methodcaller("get", "name")
 _GET_ENV = operator.methodcaller("get", "env")
+_GET_PORTS = operator.methodcaller("get", "ports")
 
 
 def _plain_map(value: Any) -> bool:
@@ -194,6 +195,11 @@ def _plain_env(env: Any) -> bool:
     return env is None or (
         type(env) is list and set(map(type, env)) <= _DICTS and set(map(type, map(_GET_NAME, env))) <= _STRINGS
     )
+
+
+def _plain_ports(ports: Any) -> bool:
+    """None, or a list of dicts."""
+    return ports is None or (type(ports) is list and set(map(type, ports)) <= _DICTS)
 
 
 def _text(value: Any) -> bool:
@@ -225,6 +231,8 @@ def pod_facts(pod: Mapping[str, Any]) -> PodFacts | None:
         found = tuple(map(_GET_NAME, items))
         if not set(map(type, found)) <= _STRINGS or not all(map(_plain_env, map(_GET_ENV, items))):
             return None
+        if not all(map(_plain_ports, map(_GET_PORTS, items))):
+            return None
         names.append(found)
     references = meta.get("ownerReferences")
     owners: tuple[tuple[Any, ...], ...] | None = None
@@ -255,12 +263,25 @@ def pod_facts(pod: Mapping[str, Any]) -> PodFacts | None:
 class Planned:
     """A cached plan, the env names it sets per container, and the answers computed from it."""
 
-    __slots__ = ("annotation_keys", "answers", "label_keys", "ours", "plan", "scraped", "wanted")
+    __slots__ = (
+        "annotation_keys",
+        "answers",
+        "label_keys",
+        "ours",
+        "plan",
+        "planned_ports",
+        "ports",
+        "scraped",
+        "wanted",
+    )
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.ours = tuple(frozenset(c.names()) for c in plan.containers)
         self.wanted = tuple((c.init, c.container, ours) for c, ours in zip(plan.containers, self.ours, strict=True))
+        # The containers the plan declares ports in, and those ports.
+        self.ports = tuple((c.init, c.container, c.ports) for c in plan.containers if c.ports)
+        self.planned_ports = tuple(port for c in plan.containers for port in c.ports)
         self.label_keys = tuple(plan.labels)
         self.annotation_keys = tuple(plan.annotations)
         self.scraped = PROMETHEUS_PORT in plan.annotations  # the answer then reads Istio's metrics merge
@@ -274,7 +295,8 @@ class Planned:
         per planned container its position and whether it has an ``env`` list --
         plus, when that env already names a planned variable (conflicts, merges,
         moves then depend on it), the order of all its names and the exact
-        content of the entries so named.
+        content of the entries so named -- and, when the plan declares ports, see
+        :meth:`_ports_key`.
         """
         containers: list[tuple[Any, ...] | None] = []
         for init, name, ours in self.wanted:
@@ -300,7 +322,31 @@ class Planned:
             annotations.get(ISTIO_PROXY_CONFIG) if self.plan.proxy_config else None,
             tuple(containers),
             self._merge_key(facts) if self.scraped else None,
+            self._ports_key(facts) if self.ports else None,
         )
+
+    def _ports_key(self, facts: PodFacts) -> tuple[Any, ...]:
+        """The pod's ports as ``changing.port_changes`` reads them for the planned ones.
+
+        Per declaring container whether it has a ``ports`` list, and, in the pod's order,
+        every port bearing the number or the name of a planned port, with where it is (a
+        name's holder is named in the conflict).  Compared with ``==`` as ``changing`` does:
+        a value need not be hashable.
+        """
+        lists = []
+        for init, name, _ in self.ports:
+            found = facts.container(init, name)
+            lists.append(None if found is None else found[1].get("ports") is not None)
+        relevant = tuple(
+            (init, position, port.get("name"), port.get("containerPort"))
+            for init in (False, True)
+            for position, container in enumerate(facts.containers[init])
+            for port in container.get("ports") or ()
+            if any(
+                port.get("containerPort") == p.container_port or port.get("name") == p.name for p in self.planned_ports
+            )
+        )
+        return tuple(lists), relevant
 
     @staticmethod
     def _merge_key(facts: PodFacts) -> tuple[Any, ...] | None:
