@@ -5,7 +5,9 @@ the job name chosen by the test -- the service name, as otelwire's PodMonitor
 does), its TSDB under the test's temporary directory, and its web API on a free
 127.0.0.1 port.  :meth:`Prometheus.stop` always terminates it (then kills it),
 so a failing test never leaves a server behind.  ``scripts/system-deps.sh``
-installs the binary; without it the tests fail and say so.
+installs the binary; without it the tests fail and say so.  Others give a binary
+(Debian's has no Kubernetes discovery: tests/partners/prometheus builds one that
+has) and a whole configuration of their own.
 """
 
 from __future__ import annotations
@@ -38,29 +40,39 @@ class PrometheusError(RuntimeError):
 class Prometheus:
     """One prometheus process scraping ``jobs`` (job name -> ``host:port``)."""
 
-    def __init__(self, workdir: Path, jobs: Mapping[str, str], scrape_interval: str = "1s") -> None:
-        binary = shutil.which("prometheus")
-        if binary is None:
+    def __init__(
+        self,
+        workdir: Path,
+        jobs: Mapping[str, str],
+        scrape_interval: str = "1s",
+        *,
+        binary: Path | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``config``, when given, is the whole configuration (``jobs`` and ``scrape_interval`` unused)."""
+        found = str(binary) if binary is not None else shutil.which("prometheus")
+        if found is None:
             raise PrometheusError(
                 "the prometheus binary is not installed: run scripts/system-deps.sh (make system-deps)"
             )
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = {
-            "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
-            "scrape_configs": [
-                {"job_name": name, "scrape_timeout": scrape_interval, "static_configs": [{"targets": [target]}]}
-                for name, target in jobs.items()
-            ],
-        }
+        if config is None:
+            config = {
+                "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
+                "scrape_configs": [
+                    {"job_name": name, "scrape_timeout": scrape_interval, "static_configs": [{"targets": [target]}]}
+                    for name, target in jobs.items()
+                ],
+            }
         config_path = workdir / "prometheus.yml"
-        config_path.write_text(yaml.safe_dump(config))
+        config_path.write_text(yaml.safe_dump(dict(config)))
         self.log_path = workdir / "prometheus.log"
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [
-                binary,
+                found,
                 f"--config.file={config_path}",
                 f"--storage.tsdb.path={workdir / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
@@ -100,6 +112,11 @@ class Prometheus:
         """Scrape health per job: "up", "down" or "unknown"."""
         data = self._get("/api/v1/targets")["data"]["activeTargets"]
         return {str(t["labels"]["job"]): str(t["health"]) for t in data}
+
+    def discovery(self) -> dict[str, Any]:
+        """``/api/v1/targets?state=any``: ``activeTargets`` and the ``droppedTargets`` relabeling dropped."""
+        data: dict[str, Any] = self._get("/api/v1/targets", {"state": "any"})["data"]
+        return data
 
     def query(self, expr: str) -> dict[str, Any]:
         """``/api/v1/query`` at now: the whole answer (``status``, ``data`` or ``error``)."""
