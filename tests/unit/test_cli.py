@@ -18,6 +18,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -258,6 +259,49 @@ def test_doctor_checks(env: str, check: str, severity: str) -> None:
     assert run.code == 1
     found = {(f["check"], f["severity"]) for f in json.loads(run.stdout)["findings"]}
     assert (check, severity) in found
+
+
+SHARED_PORT: list[Any] = [
+    # (MonitoredService spec, the pod's containers, the containers named in the finding, or None)
+    pytest.param({}, ["app", "worker"], "app, worker", id="two-instrumented"),
+    pytest.param({}, ["app", "worker", "istio-proxy"], "app, worker", id="sidecars-not-counted"),
+    pytest.param({"injection": {"containers": ["worker"]}}, ["app", "worker"], None, id="one-named"),
+    pytest.param({"metrics": {"exporter": "otlp"}}, ["app", "worker"], None, id="otlp"),
+    pytest.param({}, ["app"], None, id="one-container"),
+]
+
+
+@pytest.mark.parametrize(("spec", "containers", "named"), SHARED_PORT)
+def test_doctor_warns_when_two_exporters_want_the_pods_prometheus_port(
+    spec: dict[str, Any], containers: list[str], named: str | None
+) -> None:
+    """Every instrumented container gets the same OTEL_EXPORTER_PROMETHEUS_PORT, in one pod network."""
+    service = {
+        "apiVersion": "otelwire.io/v1alpha1",
+        "kind": "MonitoredService",
+        "metadata": {"name": "w", "namespace": "n"},
+        "spec": {"selector": {"matchLabels": {"app": "w"}}, **spec},
+    }
+    workload = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "w", "namespace": "n"},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"app": "w"}},
+                "spec": {"containers": [{"name": c, "image": f"example/{c}"} for c in containers]},
+            }
+        },
+    }
+    run = otelwire("doctor", "-o", "json", "-f", "-", stdin=yaml.safe_dump_all([service, workload]).encode())
+    found = [f for f in json.loads(run.stdout)["findings"] if f["check"] == "prometheus-port-shared"]
+    if named is None:
+        assert found == []
+        return
+    (finding,) = found
+    assert finding["severity"] == "warning" and finding["resource"] == "Deployment n/w"
+    assert f"containers {named} all serve Prometheus metrics on port 9464" in finding["message"]
+    assert "spec.injection.containers" in finding["fix"] and "otlp" in finding["fix"]
 
 
 # ---------------------------------------------------------------- crd

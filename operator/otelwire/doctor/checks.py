@@ -1,4 +1,4 @@
-"""Pure checks over one container's effective env and its pod template.
+"""Pure checks over one container's effective env and its pod template, and over the pod as a whole.
 
 Each check names a failure mode from DESIGN.md's table, says what a person
 will see (``unknown_service:go``, empty dashboards, broken trace chains) and how
@@ -25,6 +25,7 @@ GO_IMAGE_HINTS = (
 )
 LANGUAGE_KEY = "otelwire.io/language"
 _ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+PROMETHEUS_DEFAULT_PORT = "9464"  # the SDKs' default for OTEL_EXPORTER_PROMETHEUS_PORT
 
 
 def _literal(env: Mapping[str, Mapping[str, Any]], name: str) -> str | None:
@@ -235,4 +236,40 @@ def check_container(
                     "Prometheus job will not line up",
                     "use one name everywhere (spec.serviceName)",
                 )
+    return out.found
+
+
+def _env(container: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {str(e.get("name")): e for e in container.get("env") or [] if isinstance(e, Mapping)}
+
+
+def check_pod(resource: str, template: Mapping[str, Any]) -> list[Finding]:
+    """Findings about the pod as a whole: containers whose Prometheus exporters want one port.
+
+    Containers share the pod's network: of two SDKs listening on the same port only the first
+    binds, and the other's metrics are never scraped.  Regular containers and native sidecars
+    (init containers with ``restartPolicy: Always``) run side by side.
+    """
+    spec = template.get("spec") or {}
+    running = [c for c in spec.get("containers") or [] if isinstance(c, Mapping)]
+    running += [
+        c for c in spec.get("initContainers") or [] if isinstance(c, Mapping) and c.get("restartPolicy") == "Always"
+    ]
+    listeners: dict[str, list[str]] = {}
+    for container in running:
+        env = _env(container)
+        exporters = {p.strip() for p in (_literal(env, "OTEL_METRICS_EXPORTER") or "").split(",")}
+        if "prometheus" in exporters:
+            port = _literal(env, "OTEL_EXPORTER_PROMETHEUS_PORT") or PROMETHEUS_DEFAULT_PORT
+            listeners.setdefault(port, []).append(str(container.get("name", "")))
+    out = _Collector(resource, None)
+    for port, names in listeners.items():
+        if len(names) > 1:
+            out.add(
+                "prometheus-port-shared",
+                "warning",
+                f"containers {', '.join(names)} all serve Prometheus metrics on port {port}, in one pod "
+                "network: only one exporter can listen there, and the others' metrics are never scraped",
+                "instrument one container (name it in spec.injection.containers), or use spec.metrics.exporter otlp",
+            )
     return out.found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from otelwire.doctor.checks import check_container
+from otelwire.doctor.checks import check_container, check_pod
 from otelwire.doctor.findings import Finding
 from otelwire.plan import changing, selecting, workloads
 from otelwire.plan.planning import plan_for
@@ -79,6 +79,7 @@ def diagnose(bodies: Sequence[Mapping[str, Any]], default_namespace: str = "defa
                     "apply a MonitoredService for it",
                 )
             )
+        findings.extend(check_pod(resource, effective))
         workload = workloads.workload_of(body)
         for container in (effective.get("spec") or {}).get("containers") or []:
             if isinstance(container, Mapping) and container.get("name") not in KNOWN_SIDECARS:
