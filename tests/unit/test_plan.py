@@ -33,13 +33,20 @@ from otelwire.plan import (
     template_of,
     workload_of,
 )
-from otelwire.plan.plans import ISTIO_CANONICAL_NAME, ISTIO_CANONICAL_REVISION, ISTIO_PROXY_CONFIG, Plan
+from otelwire.plan.plans import (
+    ISTIO_CANONICAL_NAME,
+    ISTIO_CANONICAL_REVISION,
+    ISTIO_PROXY_CONFIG,
+    OTEL_SERVICE_NAME_ANNOTATION,
+    Plan,
+)
 from otelwire.spec import KNOWN_SIDECARS, MonitoredService, parse_monitored_service
 from otelwire.webhook.reviewing import Reviewer
 from support import kubelet
 from support.jsonpatch import apply_patch
 
 NS = "shop"
+OTEL_NAME = OTEL_SERVICE_NAME_ANNOTATION  # resource.opentelemetry.io/service.name
 DEPLOYMENT = Workload("Deployment", "order-service")
 DOWNWARD = ["OTEL_K8S_POD_NAME", "OTEL_K8S_NAMESPACE_NAME", "OTEL_K8S_NODE_NAME", "OTEL_K8S_POD_UID"]
 DEFAULT_ENV_ORDER = [
@@ -327,6 +334,10 @@ TEMPLATES: list[Any] = [
     pytest.param(
         Shape(template(container(ports=[port("http", 8080)])), {"metrics": {"prometheus": {"port": 9091}}}),
         id="custom-metrics-port",
+    ),
+    pytest.param(
+        Shape(template(container(), annotations={OTEL_NAME: "legacy-orders"}), clean=False),
+        id="user-resource-service-name",
     ),
 ]
 
@@ -1491,8 +1502,46 @@ def test_pod_labels_and_annotations() -> None:
     applied, _ = apply(tmpl, p)
     assert applied["metadata"]["labels"]["otelwire.io/service"] == "orders"
     assert applied["metadata"]["annotations"]["otelwire.io/monitoredservice"] == "orders-msvc"
+    assert applied["metadata"]["annotations"]["resource.opentelemetry.io/service.name"] == "orders"
     assert applied["metadata"]["annotations"][INJECTED_ANNOTATION] == p.digest
     assert applied["metadata"]["labels"]["app.kubernetes.io/name"] == "order-service"  # the user's label untouched
+
+
+OTEL_NAMES: list[Any] = [
+    # (the pod's annotation, overrideExisting, the annotation afterwards, conflicts)
+    pytest.param(None, False, "orders", [], id="added"),
+    pytest.param("orders", False, "orders", [], id="already-the-same"),
+    pytest.param(
+        "legacy-orders",
+        False,
+        "legacy-orders",
+        ["annotation: resource.opentelemetry.io/service.name='legacy-orders' kept instead of 'orders'"],
+        id="users-kept",
+    ),
+    pytest.param(
+        "legacy-orders",
+        True,
+        "orders",
+        ["annotation: resource.opentelemetry.io/service.name='legacy-orders' replaced by 'orders'"],
+        id="users-overridden",
+    ),
+]
+
+
+@pytest.mark.parametrize(("theirs", "override", "after", "conflicts"), OTEL_NAMES)
+def test_the_opentelemetry_service_name_annotation_names_the_service(
+    theirs: str | None, override: bool, after: str, conflicts: list[str]
+) -> None:
+    """Istio's OTEL_SEMANTIC_CONVENTIONS mode, the collector's k8sattributes and the OpenTelemetry Operator read it first."""
+    tmpl = template(annotations=None if theirs is None else {OTEL_NAME: theirs})
+    ms = make_ms({"serviceName": "orders", "injection": {"overrideExisting": override}})
+    p = plan(ms, tmpl)
+    applied, delta = apply(tmpl, p)
+    assert applied["metadata"]["annotations"][OTEL_NAME] == after
+    assert [str(c) for c in delta.conflicts] == conflicts
+    ops, _ = json_patch(tmpl, p)
+    assert apply_patch(tmpl, ops) == applied
+    assert env_values(applied)["OTEL_SERVICE_NAME"] == "orders"  # the same name, once in env, once on the pod
 
 
 def test_pod_without_labels_gets_them() -> None:

@@ -9,7 +9,8 @@ The rules (DESIGN.md, "Status conditions"):
   while the webhook was down) and are named, a few at a time.
 * ``CollectorReachable`` -- the probe the shell ran against the endpoint.
 * ``ServiceNameConsistent`` -- the service name agrees with the workloads'
-  names, Istio's canonical name and the env the pods really run with.
+  names, Istio's canonical name, the pods' ``resource.opentelemetry.io/service.name``
+  annotation and the env the pods really run with.
 * ``ClockSynced`` -- only with ``clock.sync: chrony``.
 * ``Ready`` -- all of the above hold; ``Reconciling`` while a rollout or apply
   is converging.
@@ -25,7 +26,7 @@ from otelwire.assess import clocking, conditions
 from otelwire.assess.facts import ClockFacts, ProbeResult
 from otelwire.plan import changing, selecting
 from otelwire.plan.planning import plan_for
-from otelwire.plan.plans import INJECTED_ANNOTATION, ISTIO_CANONICAL_NAME
+from otelwire.plan.plans import INJECTED_ANNOTATION, ISTIO_CANONICAL_NAME, OTEL_SERVICE_NAME_ANNOTATION
 from otelwire.plan.workloads import owner_of_pod
 from otelwire.spec.model import DEFAULT_NAME_LABEL, MonitoredService
 from otelwire.spec.problems import InvalidSpec
@@ -203,6 +204,9 @@ def assess(
         canonical = labels.get(ISTIO_CANONICAL_NAME)
         if canonical and canonical != ms.service_name:
             name_problems.append(f"Istio canonical name {canonical!r} on pod {name}")
+        resource_name = (meta.get("annotations") or {}).get(OTEL_SERVICE_NAME_ANNOTATION)
+        if resource_name and resource_name != ms.service_name:
+            name_problems.append(f"annotation {OTEL_SERVICE_NAME_ANNOTATION}={resource_name!r} on pod {name}")
         app_name = labels.get(DEFAULT_NAME_LABEL)
         if app_name and app_name != ms.service_name:
             name_problems.append(f"label {DEFAULT_NAME_LABEL}={app_name!r} on pod {name}")

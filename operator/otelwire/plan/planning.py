@@ -22,6 +22,7 @@ from otelwire.plan.plans import (
     ISTIO_CANONICAL_REVISION,
     ISTIO_DEFAULT_REVISION,
     METRICS_PORT_NAME,
+    OTEL_SERVICE_NAME_ANNOTATION,
     OWNER_ANNOTATION,
     PROMETHEUS_PATH,
     PROMETHEUS_PORT,
@@ -106,7 +107,10 @@ def plan_for(
         for index, name, init in containers
     )
     want_labels: dict[str, str] = {SERVICE_LABEL: ms.service_name}
-    want_annotations: dict[str, str] = {OWNER_ANNOTATION: ms.name}
+    # Istio (OpenTelemetry tracing with serviceAttributeEnrichment OTEL_SEMANTIC_CONVENTIONS), the
+    # collector's k8sattributes processor and the OpenTelemetry Operator name a pod's telemetry
+    # after this annotation before any label: with it, they read the name OTEL_SERVICE_NAME says.
+    want_annotations: dict[str, str] = {OWNER_ANNOTATION: ms.name, OTEL_SERVICE_NAME_ANNOTATION: ms.service_name}
     proxy: dict[str, str] = {}
     mode = ms.spec.istio.mode
     if mode == "enabled" or (mode == "auto" and selecting.istio_injects(template, namespace_labels)):
