@@ -11,6 +11,11 @@ metadata, spec), so the same table can be checked two ways:
 
 ``invalid`` objects break only the rule under test (and nothing the schema's
 types, enums or patterns reject), so both judges must give that one message.
+
+:data:`PATTERN_CASES` does the same for the schema's patterns, where three
+regex engines judge one pattern (Go's RE2 in the API server, Rust's regex in
+pydantic, Python's re in the validators): each object is accepted by both
+judges, or refused by both at one field.
 ``valid`` objects are chosen to exercise the rule's guards too (fields left
 out, so a rule that forgets ``has()`` fails on them with "no such key").
 ``path`` is where the offline check reports the problem. It starts with the
@@ -308,5 +313,98 @@ CEL_CASES: list[CelCase] = [
         monitored_service(None, name="order-service"),
         monitored_service(None, name="orders.v2"),
         "spec.serviceName",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class PatternCase:
+    """One object both judges must accept (``path`` None) or refuse at ``path`` (the offline path)."""
+
+    id: str
+    object: dict[str, Any]
+    path: str | None
+    api_path: str | None = None  # where the API server reports it, when not at ``path``
+
+
+def _pattern(case_id: str, spec: dict[str, Any], path: str | None, api_path: str | None = None) -> PatternCase:
+    return PatternCase(case_id, monitored_service(spec), path, api_path)
+
+
+def _otlp(endpoint: str) -> dict[str, Any]:
+    return _tracing(otlp={"endpoint": endpoint})
+
+
+PATTERN_CASES: list[PatternCase] = [
+    # Aliases: no ASCII whitespace, ',' or '='. RE2's \s has no \v, Rust's and Python's have it and
+    # Unicode spaces too: the pattern spells the class out.
+    _pattern("alias-vertical-tab", {"aliases": ["order\vservice"]}, "spec.aliases[0]"),
+    _pattern("alias-form-feed", {"aliases": ["order\fservice"]}, "spec.aliases[0]"),
+    _pattern("alias-tab", {"aliases": ["order\tservice"]}, "spec.aliases[0]"),
+    _pattern("alias-space", {"aliases": ["order service"]}, "spec.aliases[0]"),
+    _pattern("alias-comma", {"aliases": ["order,service"]}, "spec.aliases[0]"),
+    _pattern("alias-equals", {"aliases": ["order=service"]}, "spec.aliases[0]"),
+    _pattern("alias-no-break-space", {"aliases": ["order\u00a0service"]}, None),
+    _pattern("alias-ideographic-space", {"aliases": ["order\u3000service"]}, None),
+    # Python's $ also matches before a final newline; RE2's only at the end.
+    _pattern("service-name-newline", {"serviceName": "orders\n"}, "spec.serviceName"),
+    _pattern(
+        "label-value-newline",
+        {"selector": {"matchLabels": {"app": "orders\n"}}},
+        "spec.selector.matchLabels[app]",
+        "spec.selector.matchLabels.app",
+    ),
+    _pattern(
+        "label-key-newline",
+        {"selector": {"matchLabels": {"app\n": "orders"}}},
+        "spec.selector.matchLabels[app\n]",
+        "spec.selector.matchLabels",
+    ),
+    _pattern(
+        "attribute-key-newline",
+        {"resourceAttributes": {"team\n": "orders"}},
+        "spec.resourceAttributes[team\n]",
+        "spec.resourceAttributes",
+    ),
+    _pattern(
+        "ratio-newline",
+        _tracing(sampler={"type": "traceidratio", "ratio": "0.5\n"}),
+        "spec.tracing.sampler.ratio",
+    ),
+    _pattern("endpoint-newline", _otlp("http://otel-collector.observability.svc:4318\n"), "spec.tracing.otlp.endpoint"),
+    # Python's isdigit() and int() take any decimal digit; [0-9] does not.
+    _pattern(
+        "endpoint-fullwidth-port",
+        _otlp("http://otel-collector.observability.svc:\uff14\uff13\uff11\uff18"),
+        "spec.tracing.otlp.endpoint",
+    ),
+    _pattern(
+        "endpoint-surrounding-spaces", _otlp("  otel-collector.observability.svc:4318 "), "spec.tracing.otlp.endpoint"
+    ),
+    _pattern(
+        "endpoint-upper-case-scheme",
+        _otlp("HTTP://otel-collector.observability.svc:4318"),
+        "spec.tracing.otlp.endpoint",
+    ),
+    _pattern(
+        "endpoint-space-in-path",
+        _otlp("http://otel-collector.observability.svc:4318/a b"),
+        "spec.tracing.otlp.endpoint",
+    ),
+    _pattern(
+        "endpoint-vertical-tab-in-path",
+        _otlp("http://otel-collector.observability.svc:4318/a\vb"),
+        "spec.tracing.otlp.endpoint",
+    ),
+    _pattern("endpoint-no-break-space-in-path", _otlp("http://otel-collector.observability.svc:4318/a\u00a0b"), None),
+    _pattern(
+        "jaeger-agent-host-underscore",
+        _jaeger({"agent": {"host": "jaeger_agent.observability.svc"}}),
+        "spec.tracing.jaeger.agent.host",
+    ),
+    _pattern(
+        "jaeger-collector-space-in-path",
+        _jaeger({"collectorEndpoint": "http://jaeger-collector.observability.svc:14268/api traces"}),
+        "spec.tracing.jaeger.collectorEndpoint",
     ),
 ]

@@ -4,7 +4,9 @@ The same table (tests/cel_cases.py) is judged offline by the pydantic model in
 tests/unit/test_spec.py; here the API server must accept each ``valid`` object
 and reject each ``invalid`` one with exactly the rule's message -- so
 ``kubectl apply`` and ``otelwire render`` say the same thing about the same
-mistake.
+mistake.  The schema's patterns too (``PATTERN_CASES``): what the model accepts
+the API server accepts, and what it refuses the API server refuses at the same
+field.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cel_cases import CEL_CASES, NAMESPACE, CelCase
+from cel_cases import CEL_CASES, NAMESPACE, PATTERN_CASES, CelCase, PatternCase
 from plane import Plane
 
 CRD = Path(__file__).resolve().parents[2] / "crds" / "monitoredservices.otelwire.io.yaml"
@@ -36,3 +38,13 @@ def test_the_api_server_judges_like_the_model(cel_plane: Plane, case: CelCase) -
     )
     assert rejected.returncode != 0, f"{case.id}: the API server accepted the invalid object"
     assert case.rule.message in rejected.stderr, rejected.stderr
+
+
+@pytest.mark.parametrize("case", PATTERN_CASES, ids=[c.id for c in PATTERN_CASES])
+def test_the_api_server_reads_patterns_like_the_model(cel_plane: Plane, case: PatternCase) -> None:
+    result = cel_plane.kubectl("apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump(case.object), check=False)
+    if case.path is None:
+        assert result.returncode == 0, result.stderr
+        return
+    assert result.returncode != 0, f"{case.id}: the API server accepted what the model refuses"
+    assert f"{case.api_path or case.path}: Invalid value" in result.stderr, result.stderr

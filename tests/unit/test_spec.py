@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cel_cases import CEL_CASES, CelCase, monitored_service
+from cel_cases import CEL_CASES, PATTERN_CASES, CelCase, PatternCase, monitored_service
 from otelwire.spec import InvalidSpec, MonitoredServiceSpec, endpoints, model, parse_monitored_service, parse_spec
 
 LONGEST_LABEL = "a" * 63
@@ -529,7 +529,6 @@ ENDPOINTS: list[Any] = [
     ),
     pytest.param("https://otlp.example.com:443/", "http/protobuf", "https://otlp.example.com:443", id="trailing-slash"),
     pytest.param("https://gw.example.com:8443/otlp/", "http/json", "https://gw.example.com:8443/otlp", id="base-path"),
-    pytest.param("  otel:4318  ", "http/protobuf", "http://otel:4318", id="whitespace"),
     pytest.param("collector:4317", "grpc", "http://collector:4317", id="grpc"),
     pytest.param("https://collector:443", "grpc", "https://collector:443", id="grpc-tls"),
     pytest.param("http://[fd00::7]:4318", "http/protobuf", "http://[fd00::7]:4318", id="ipv6"),
@@ -619,6 +618,17 @@ def test_cel_case_path_names_the_rule_field(case: CelCase) -> None:
     """The offline path ends in the rule's fieldPath, where the API server reports it too."""
     if case.rule.field_path:
         assert (case.path.split("[")[0]).endswith(case.rule.field_path)
+
+
+@pytest.mark.parametrize("case", PATTERN_CASES, ids=[c.id for c in PATTERN_CASES])
+def test_patterns_judge_as_the_api_server_does(case: PatternCase) -> None:
+    """The offline half of the pattern table (the API server's half: tests/cluster/test_cel_replay.py)."""
+    if case.path is None:
+        parse_monitored_service(case.object)
+        return
+    with pytest.raises(InvalidSpec) as caught:
+        parse_monitored_service(case.object)
+    assert [p.path for p in caught.value.problems] == [case.path]
 
 
 def test_cel_loopback_regex_agrees_with_python() -> None:

@@ -32,8 +32,11 @@ JAEGER_COLLECTOR_PORTS: Final = {
 
 # host is a DNS name, an IPv4 address or a bracketed IPv6 address.
 HOST_PATTERN: Final = r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)"
-OTLP_ENDPOINT_PATTERN: Final = rf"^(https?://)?{HOST_PATTERN}:[0-9]{{1,5}}(/[^\s$]*)?$"
-URL_PATTERN: Final = rf"^https?://{HOST_PATTERN}(:[0-9]{{1,5}})?(/[^\s$]*)?$"
+# A path: no ASCII whitespace and no '$', spelt out (not \s: Go's RE2, which judges the CRD, and
+# Python's re disagree on \v and on Unicode spaces).
+PATH_PATTERN: Final = r"(/[^\t\n\v\f\r\x20$]*)?"
+OTLP_ENDPOINT_PATTERN: Final = rf"^(https?://)?{HOST_PATTERN}:[0-9]{{1,5}}{PATH_PATTERN}$"
+URL_PATTERN: Final = rf"^https?://{HOST_PATTERN}(:[0-9]{{1,5}})?{PATH_PATTERN}$"
 HOSTNAME_PATTERN: Final = rf"^{HOST_PATTERN}$"
 # Used by CEL rules too (RE2 syntax): a loopback or unspecified host at the start of an endpoint.
 LOOPBACK_CEL_REGEX: Final = r"(?i)^(https?://)?(localhost|[A-Za-z0-9.-]*\.localhost|127\.[0-9.]+|0\.0\.0\.0|\[::1?\]|\[0*:0*:0*:0*:0*:0*:0*:0*1?\])(:|/|$)"
@@ -77,6 +80,22 @@ def is_loopback(host: str) -> bool:
     except ValueError:
         return False
     return address.is_loopback or address.is_unspecified
+
+
+def _as_the_api_server_reads(raw: str, pattern: str, explanation: str) -> None:
+    """Refuse ``raw`` unless it matches, whole, the pattern the CRD gives the API server.
+
+    Called after the checks that explain a mistake, for what only the pattern refuses: a trailing
+    newline, an upper-case scheme, digits other than 0-9, whitespace or '$' in the path.
+    """
+    if re.fullmatch(pattern, raw) is None:
+        raise ValueError(f"{raw!r} {explanation}")
+
+
+_URL_EXPLANATION = (
+    "is not a URL the API server accepts: a lower-case http:// or https://, a host of ASCII letters, "
+    "digits, '.' and '-' (or a bracketed IPv6 address), a port of digits 0-9, no whitespace or '$' in the path"
+)
 
 
 def split(raw: str) -> tuple[str | None, str, str | None, str]:
@@ -133,6 +152,7 @@ def parse_otlp(raw: str, protocol: str, allow_loopback: bool) -> Endpoint:
         )
     if protocol == "grpc" and path:
         raise ValueError(f"gRPC endpoints take no path; remove {path!r}")
+    _as_the_api_server_reads(raw, OTLP_ENDPOINT_PATTERN, _URL_EXPLANATION)
     return Endpoint(scheme, host.lower(), port, path)
 
 
@@ -149,6 +169,11 @@ def check_jaeger_agent_host(host: str, allow_loopback: bool) -> str:
             f"host {host!r} is loopback: inside a pod that is the pod itself; use the agent's "
             "Service or node address, or set tracing.jaeger.allowLoopback: true for an agent sidecar"
         )
+    _as_the_api_server_reads(
+        host,
+        HOSTNAME_PATTERN,
+        "is not a host the API server accepts: ASCII letters, digits, '.' and '-', or a bracketed IPv6 address",
+    )
     return host
 
 
@@ -185,5 +210,6 @@ def check_jaeger_collector(raw: str, allow_loopback: bool) -> str:
             f"host {host!r} is loopback: inside a pod that is the pod itself; use the collector "
             "Service's DNS name, or set tracing.jaeger.allowLoopback: true"
         )
+    _as_the_api_server_reads(raw, URL_PATTERN, _URL_EXPLANATION)
     authority = host.lower() if port is None else f"{host.lower()}:{port}"
     return f"{scheme.lower()}://{authority}{path or '/api/traces'}"

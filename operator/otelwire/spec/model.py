@@ -43,6 +43,10 @@ KIND = "MonitoredService"
 PLURAL = "monitoredservices"
 SHORT_NAME = "msvc"
 
+# The patterns below are judged by three engines: Go's RE2 (the API server, from the CRD), Rust's
+# regex (pydantic's `pattern=`) and Python's re (the validators here). They agree only on explicit
+# classes -- \s, \d and \w mean different things in each -- and on whole-string matches: Python's
+# `$` also matches before a final newline, so the validators use re.fullmatch.
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DEFAULT_NAME_LABEL = "app.kubernetes.io/name"
 DEFAULT_OTLP_HOST = "otel-collector.observability.svc"
@@ -54,6 +58,9 @@ LABEL_KEY_PATTERN = (
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
     r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
+# No '=', ',' and no ASCII whitespace (\v included), spelt out: Rust's \s (pydantic) also matches
+# Unicode spaces and Go's RE2 \s (the API server) does not match \v.
+ALIAS_PATTERN = r"^[^\t\n\v\f\r\x20,=]+$"
 
 PROPAGATORS = ("tracecontext", "baggage", "b3", "b3multi", "jaeger", "xray", "ottrace", "none")
 RATIO_SAMPLERS = ("traceidratio", "parentbased_traceidratio")
@@ -122,7 +129,7 @@ def check_service_name(value: str) -> str:
         )
     if not value.strip():
         raise ValueError("must not be empty: an empty OTEL_SERVICE_NAME shows up as unknown_service")
-    if len(value) > 63 or not re.match(DNS_LABEL_PATTERN, value):
+    if len(value) > 63 or not re.fullmatch(DNS_LABEL_PATTERN, value):
         raise ValueError(
             f"{value!r} is not a DNS-1123 label: use at most 63 lowercase letters, digits and '-', "
             "starting and ending with a letter or digit (e.g. order-service)"
@@ -138,13 +145,13 @@ ServiceName = Annotated[
 
 
 def _check_label_key(key: str) -> str:
-    if not re.match(LABEL_KEY_PATTERN, key) or len(key) > 316:
+    if not re.fullmatch(LABEL_KEY_PATTERN, key) or len(key) > 316:
         raise ValueError(f"{key!r} is not a valid label key (optional DNS prefix '/' name of <= 63 characters)")
     return key
 
 
 def _check_label_value(value: str) -> str:
-    if len(value) > 63 or not re.match(LABEL_VALUE_PATTERN, value):
+    if len(value) > 63 or not re.fullmatch(LABEL_VALUE_PATTERN, value):
         raise ValueError(
             f"{value!r} is not a valid label value (<= 63 letters, digits, '-', '_', '.', "
             "starting and ending alphanumeric)"
@@ -545,7 +552,7 @@ class Sampler(_Model):
             raise ValueError(
                 f'ratio must be a quoted decimal string such as "0.25", not the {type(value).__name__} {value!r}'
             )
-        if not re.match(RATIO_PATTERN, value):
+        if not re.fullmatch(RATIO_PATTERN, value):
             raise ValueError(f'{value!r} is not a decimal in [0, 1]; write it like "0.25"')
         return value
 
@@ -682,7 +689,7 @@ CLOCK_SKEW_RULE = Cel(
 
 def parse_duration_ms(value: str) -> int:
     """``"100ms"`` -> 100, ``"2s"`` -> 2000."""
-    if not re.match(DURATION_PATTERN, value):
+    if not re.fullmatch(DURATION_PATTERN, value):
         raise ValueError(f"{value!r} is not a duration like 100ms or 1s")
     return int(value[:-2]) if value.endswith("ms") else int(value[:-1]) * 1000
 
@@ -730,7 +737,7 @@ class Clock(_Model):
 def _check_attribute_key(key: str) -> str:
     if key == "service.name":
         raise ValueError("service.name is set from spec.serviceName; remove it from resourceAttributes")
-    if not re.match(ATTRIBUTE_KEY_PATTERN, key):
+    if not re.fullmatch(ATTRIBUTE_KEY_PATTERN, key):
         raise ValueError(
             f"{key!r} is not a resource attribute key: use letters, digits, '.', '_', '/' and '-' "
             "(no '=', ',' or spaces), e.g. deployment.environment"
@@ -743,7 +750,7 @@ AttributeKey = Annotated[
     AfterValidator(_check_attribute_key),
     Field(json_schema_extra={"pattern": ATTRIBUTE_KEY_PATTERN, "maxLength": 255}),
 ]
-Alias = Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[^\s,=]+$")]
+Alias = Annotated[str, Field(min_length=1, max_length=253, pattern=ALIAS_PATTERN)]
 
 ALIASES_RULE = Cel(
     "!has(self.serviceName) || !has(self.aliases) || !(self.serviceName in self.aliases)",
