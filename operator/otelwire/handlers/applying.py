@@ -97,7 +97,7 @@ def apply_patch_mode(
         path = workload_path(kind, ms.namespace, name)
         skip: set[str] = set()
         for _attempt in range(3):
-            body = serverside.apply_body(kind, name, ms.namespace, plan, skip=skip, existing_annotations=annotations)
+            body = serverside.apply_body(kind, name, ms.namespace, plan, skip=skip, template=template)
             try:
                 kube.apply(path, body, manager=MANAGER, force=ms.spec.injection.override_existing)
                 outcome.applied.append(f"{kind} {name}")
