@@ -69,20 +69,17 @@ def apply_body(
     *,
     skip: Collection[str] = (),
     template: Mapping[str, Any] | None = None,
-    existing_annotations: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The fields otelwire wants to own on a workload's pod template.
 
     ``template`` is the workload's current pod template: the ports it already declares
     decide which of the plan's otelwire declares (see :func:`_ports`), its annotations
-    whether the Istio proxy config is otelwire's to write (``existing_annotations``
-    when no template is given).  ``skip`` holds field keys the API server reported as
-    owned by someone else with another value (``container/ENV`` for env entries,
-    :func:`port_key` for ports, ``label/KEY`` and ``annotation/KEY`` for metadata);
-    they are left to their owner.
+    whether the Istio proxy config is otelwire's to write.  ``skip`` holds field keys the
+    API server reported as owned by someone else with another value (``container/ENV``
+    for env entries, :func:`port_key` for ports, ``label/KEY`` and ``annotation/KEY`` for
+    metadata); they are left to their owner.
     """
-    if template is not None:
-        existing_annotations = (template.get("metadata") or {}).get("annotations") or {}
+    existing_annotations = ((template or {}).get("metadata") or {}).get("annotations") or {}
     containers: list[dict[str, Any]] = []
     init_containers: list[dict[str, Any]] = []
     for container in plan.containers:
@@ -94,7 +91,7 @@ def apply_body(
         (init_containers if container.init else containers).append(entry)
     annotations = {k: v for k, v in plan.annotations.items() if f"annotation/{k}" not in skip}
     if plan.proxy_config and f"annotation/{ISTIO_PROXY_CONFIG}" not in skip:
-        current = (existing_annotations or {}).get(ISTIO_PROXY_CONFIG)
+        current = existing_annotations.get(ISTIO_PROXY_CONFIG)
         if current is None:
             annotations[ISTIO_PROXY_CONFIG] = "\n".join(f"{k}: {v}" for k, v in plan.proxy_config.items())
     template_spec: dict[str, Any] = {"containers": containers}
