@@ -9,7 +9,7 @@ as the API server returned it (status with seven conditions, kopf's diff base,
 four managed-fields entries), read from the test plane after its pod turned
 Ready.  Both builds run on it alternately, in this process; the median of the
 repetitions is reported, per build, in microseconds of process CPU time.
-JSON goes to ``bench/results/diffbase-<timestamp>.json`` and ``diffbase-latest.json``.
+JSON goes to ``bench/results/diffbase.json`` (the reference; see ``recording``).
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import kopf
-from otelwire.handlers.configuring import LeanDiffBaseStorage
+import recording
+from otelwire.handlers.kopfinternals import LeanDiffBaseStorage
 
 HERE = Path(__file__).resolve().parent
 
-RESULTS = HERE / "results"
 BUILDS = 2_000
 REPETITIONS = 15
 
@@ -67,10 +67,7 @@ def main() -> int:
         "median_us": medians,
         "samples_us": samples,
     }
-    RESULTS.mkdir(exist_ok=True)
-    for path in (RESULTS / f"diffbase-{stamp}.json", RESULTS / "diffbase-latest.json"):
-        path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"results: {RESULTS / f'diffbase-{stamp}.json'}")
+    print(f"results: {recording.record('diffbase', report)}")
     return 0
 
 

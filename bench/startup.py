@@ -3,7 +3,7 @@
     .venv/bin/python bench/startup.py            # 5 trials (about a minute, plus the control plane's start)
     .venv/bin/python bench/startup.py --quick    # 2 trials
 
-A real control plane (``tests/plane.py``'s ``LocalPlane``: etcd + kube-apiserver
+A real control plane (``tests/plane/``'s ``LocalPlane``: etcd + kube-apiserver
 + housekeeping controllers, from ``make controlplane``) is started once, the
 CRD applied, and a loopback OTLP endpoint started so that the collector probe
 answers at once.  Each trial then creates a fresh MonitoredService and starts
@@ -19,7 +19,7 @@ In the same run, interleaved with the trials, the baselines: ``python -c
 "import kopf"`` (the floor of any kopf operator's start) and ``python -c pass``
 (the interpreter alone).  Then ``python -X importtime`` of what ``otelwire
 run`` imports, for the profile.  Table to stdout, JSON to
-``bench/results/startup-<timestamp>.json`` and ``startup-latest.json``.
+``bench/results/startup.json`` (the reference; see ``recording``).
 """
 
 from __future__ import annotations
@@ -50,10 +50,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
+import recording  # noqa: E402
 from plane import LocalPlane  # noqa: E402
 from reconcile.harness import Collector, install_crd, monitored_service  # noqa: E402
 
-RESULTS = HERE / "results"
 NAMESPACE = "startup-bench"
 TRIAL_TIMEOUT = 60.0  # seconds: a trial that has not reconciled by then fails
 
@@ -363,18 +363,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="2 trials instead of 5")
     parser.add_argument("--trials", type=int)
-    parser.add_argument("--results-dir", default=str(RESULTS))
+    parser.add_argument(
+        "--output", help="where the JSON goes (default: bench/results/startup.json; --quick: a temp file)"
+    )
     args = parser.parse_args(argv)
     trials = args.trials or (2 if args.quick else 5)
     result = run(trials)
-    results_dir = Path(args.results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    stamp = result["timestamp"].replace("-", "").replace(":", "")
-    text = json.dumps(result, indent=1)
-    (results_dir / f"startup-{stamp}.json").write_text(text)
-    (results_dir / "startup-latest.json").write_text(text)
+    written = recording.record("startup", result, quick=args.quick, output=args.output)
     print(table(result))
-    print(f"\nwritten: {results_dir / 'startup-latest.json'}")
+    print(f"\nwritten: {written}")
     return 0
 
 

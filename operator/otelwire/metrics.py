@@ -28,6 +28,12 @@ RECONCILE_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     registry=REGISTRY,
 )
+REASSESSMENTS = Counter(
+    "otelwire_reassessments_total",
+    "Re-assessments of MonitoredServices (woken by pods or by the interval) by result (done, deferred, failed).",
+    ["result"],
+    registry=REGISTRY,
+)
 ADMISSIONS = Counter(
     "otelwire_admissions_total",
     "Pod admission reviews by result (injected, unchanged, unmatched, skipped, error).",

@@ -56,6 +56,12 @@ class Options:
     list_chunk_size: int = 100  # objects per page of kopf's and the pod watch's lists (0: one response per list)
     worker_idle_timeout: float = 1.0  # seconds an object's kopf worker waits for its next event
     peering_lifetime: int | None = None  # seconds a replica's peering record stays valid (None: kopf's 60)
+    watch_namespaces: tuple[str, ...] = ()  # served namespaces (empty: the whole cluster); kopf patterns allowed
+
+    @property
+    def namespace_patterns(self) -> bool:
+        """Whether a served namespace is a kopf pattern (``*``, ``?``, ``[``, ``!``): kopf resolves those."""
+        return any(any(c in ns for c in "*?[!") for ns in self.watch_namespaces)
 
     @property
     def servers(self) -> list[str]:
@@ -90,4 +96,5 @@ class Options:
             list_chunk_size=max(0, int(env.get("OTELWIRE_LIST_CHUNK_SIZE") or d.list_chunk_size)),
             worker_idle_timeout=max(0.1, _float(env, "OTELWIRE_WORKER_IDLE_TIMEOUT", d.worker_idle_timeout)),
             peering_lifetime=max(1, int(lifetime)) if lifetime else None,
+            watch_namespaces=tuple(ns for ns in env.get("OTELWIRE_WATCH_NAMESPACES", "").split(",") if ns),
         )

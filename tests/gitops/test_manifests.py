@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from otelwire.handlers.applying import MANAGER
+from otelwire.kube.client import MANAGER
 from otelwire.spec.model import API_GROUP, API_VERSION, KIND
 
 from .conftest import FLUX_FILE, GITOPS, REPO, flux_documents

@@ -163,10 +163,14 @@ class Operator:
             group=self.user,
             extra_groups=[] if self.user is not None else None,
         )
-        if self.webhook:
-            wait_for("the operator's webhook registration", self._registered, timeout, explain=self.tail)
-        else:
-            wait_for("the operator's liveness endpoint", self._alive, timeout, explain=self.tail)
+        try:
+            if self.webhook:
+                wait_for("the operator's webhook registration", self._registered, timeout, explain=self.tail)
+            else:
+                wait_for("the operator's liveness endpoint", self._alive, timeout, explain=self.tail)
+        except BaseException:
+            self.stop()  # an operator that never came up must not outlive the test
+            raise
         return self
 
     def _alive(self) -> bool:
@@ -189,6 +193,8 @@ class Operator:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
         if self.process is None or self.process.poll() is not None:
+            if self.process is not None and not self.log.closed:
+                self.log.close()
             return
         os.killpg(self.process.pid, sig)
         try:
@@ -197,6 +203,21 @@ class Operator:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
         self.log.close()
+
+    def metric(self, name: str, labels: str = "") -> float:
+        """The value of one series of the operator's ``/metrics`` (0 when absent), e.g.
+        ``metric("otelwire_reassessments_total", 'result="done"')``."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        series = f"{name}{{{labels}}}" if labels else name
+        for line in text.splitlines():
+            if line.startswith(series + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def reassessed(self) -> float:
+        """How many re-assessments this operator has completed."""
+        return self.metric("otelwire_reassessments_total", 'result="done"')
 
     def tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

@@ -143,7 +143,10 @@ def test_restart_outdated_rolls_out_pods_the_webhook_missed(crd: Plane, collecto
         revision = crd.kubectl_json("get", "deployment", "catalog", "-n", ns)["metadata"]["annotations"][
             "deployment.kubernetes.io/revision"
         ]
-        time.sleep(6)  # three more assessments: a rate-limited restart must not happen again
+        # Three more re-assessments of the service (every 2 s here): a rate-limited restart must not
+        # happen again -- counted on the operator's own metric, not guessed from a sleep.
+        done = operator.reassessed()
+        wait_for("three more re-assessments", lambda: operator.reassessed() >= done + 3, 60)
         again = crd.kubectl_json("get", "deployment", "catalog", "-n", ns)["metadata"]["annotations"][
             "deployment.kubernetes.io/revision"
         ]
@@ -205,7 +208,9 @@ def test_a_restart_among_running_pods_keeps_ready_as_it_was(crd: Plane, collecto
             )
             before = {name: condition(msvc(crd, ns, name), "Ready") for name in names}
         with running_operator(crd, tmp_path, verbose=False) as operator:
-            time.sleep(8)  # resumes, and three rounds of re-assessment
+            # The resumes, then three rounds of re-assessment of every service (every 2 s here),
+            # counted on the operator's own metric.
+            wait_for("three re-assessments of each service", lambda: operator.reassessed() >= 3 * len(names), 90)
             after = {name: condition(msvc(crd, ns, name), "Ready") for name in names}
             assert "pods not listed yet" not in operator.log_path.read_text(errors="replace")
         assert after == before

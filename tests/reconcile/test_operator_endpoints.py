@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.request
 
 from plane import Plane
@@ -31,6 +32,11 @@ def test_metrics_and_liveness_are_served(crd: Plane, operator: Operator, collect
         "otelwire_pods",
     ):
         assert name in text, f"{name} missing from /metrics"
-    assert 'otelwire_admissions_total{result="injected"}' in text
+    assert operator.metric("otelwire_admissions_total", 'result="injected"') >= 1
     assert 'otelwire_pods{namespace="operator-metrics",service="pricing",state="instrumented"} 1.0' in text
-    assert _get(f"http://127.0.0.1:{operator.health_port}/healthz")
+    assert operator.metric("otelwire_monitoredservices", 'ready="true"') >= 1
+    assert operator.metric("otelwire_reconciliations_total", 'result="ready"') >= 1
+    # kopf's liveness endpoint: 200 with the probe results as a JSON object.
+    with urllib.request.urlopen(f"http://127.0.0.1:{operator.health_port}/healthz", timeout=5) as response:
+        assert response.status == 200
+        assert isinstance(json.loads(response.read()), dict)

@@ -16,7 +16,7 @@ reconciles).  The peering lifetime is cut from kopf's 60 s to
 ``LIFETIME`` seconds (``--peering-lifetime``), so takeover is bounded by that
 lifetime plus one watch restart and one reconcile: ``TAKEOVER_BOUND``.
 
-The standby's webhook only injects because it reads ``handlers.mirroring``
+The standby's webhook only injects because it reads ``observe.mirror``
 (a MonitoredService list+watch kopf does not pause): with kopf's index alone,
 8 of 19 pods created between the kill and the takeover were admitted
 without otelwire's env.
@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes
-from otelwire.handlers.mirroring import Mirror
+from otelwire.kube.client import connect
+from otelwire.observe.mirror import Mirror
 from plane import Plane
 
 from reconcile.harness import ROOT, Collector, Operator, env_of, monitored_service, msvc, wait_for
@@ -132,11 +133,10 @@ def _log(operator: Operator) -> str:
 
 
 def test_the_webhook_mirror_follows_the_api_server_with_list_and_watch(crd: Plane, collector: Collector) -> None:
-    """What a standby's webhook reads (``handlers.mirroring``), against the real API server."""
+    """What a standby's webhook reads (``observe.mirror``), against the real API server."""
     ns = crd.create_namespace("mirror")
     crd.apply(monitored_service("before", ns, collector.endpoint))
-    api = kubernetes.config.new_client_from_config(config_file=str(crd.kubeconfig))
-    mirror = Mirror(api, lambda _: (), namespaces=[ns]).start()
+    mirror = Mirror(connect(str(crd.kubeconfig)), lambda _: (), namespaces=[ns]).start()
     try:
         assert mirror.wait(30), "the mirror never listed"
 
@@ -192,6 +192,11 @@ def test_the_standby_takes_over_and_no_pod_misses_the_webhook(crd: Plane, collec
         (active_key,) = active
         standby_key = "b" if active_key == "a" else "a"
         assert RESUMED not in _log(replicas[standby_key]), f"the standby must be paused\n{context()}"
+        # kopf's pause reaches the re-assessments too (handlers/kopfinternals.py): the active replica
+        # re-assesses every 2 s here, the paused one not once -- a standby writing statuses from its
+        # stale indexes would undo the active one's.
+        wait_for("the active replica's re-assessments", lambda: replicas[active_key].reassessed() >= 3, 60)
+        assert replicas[standby_key].reassessed() == 0, f"a paused replica re-assessed\n{context()}"
 
         stream = PodStream(crd, ns, "web").start()
         wait_for("a few pods admitted by both replicas", lambda: len(stream.admitted) >= 4, 60)
@@ -225,6 +230,7 @@ def test_the_standby_takes_over_and_no_pod_misses_the_webhook(crd: Plane, collec
         assert not failed, f"{summary}\n{context()}"
         assert takeover <= TAKEOVER_BOUND, f"{summary}\n{context()}"
         assert RESUMED in _log(replicas[standby_key]), context()
+        wait_for("the new active replica's re-assessments", lambda: replicas[standby_key].reassessed() >= 1, 60)
         assert replicas[standby_key].process is not None and replicas[standby_key].process.poll() is None
     finally:
         if stream is not None:

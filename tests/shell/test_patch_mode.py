@@ -15,8 +15,8 @@ from typing import Any
 import kmock
 import pytest
 from kubernetes import client
-from otelwire.handlers import applying
-from otelwire.handlers.kube import Kube, KubeError
+from otelwire.actuate import patching as applying
+from otelwire.kube.client import Kube, KubeError
 from otelwire.spec import parse_monitored_service
 
 pytestmark = pytest.mark.kmock(cls=kmock.RawHandler)

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from cel_cases import monitored_service
-from otelwire.handlers.companions import Companions
-from otelwire.handlers.kube import KubeError
+from otelwire.actuate.service_objects import ServiceObjects
+from otelwire.kube.client import KubeError
+from otelwire.observe.discovery import PodMonitors
 from otelwire.spec import MonitoredService, parse_monitored_service
 
 
@@ -46,6 +47,15 @@ def make_ms(dashboard: bool) -> MonitoredService:
 
 
 CM = "/api/v1/namespaces/shop/configmaps/otelwire-dashboard-orders"
+
+
+def absent(kube: FakeKube) -> PodMonitors:
+    """No Prometheus Operator API here (and none asked for)."""
+    found = PodMonitors(kube, ttl=float("inf"))  # type: ignore[arg-type]
+    found._checked = 0.0
+    return found
+
+
 OURS = {"metadata": {"labels": {"app.kubernetes.io/managed-by": "otelwire"}}}
 THEIRS = {"metadata": {"labels": {"app.kubernetes.io/managed-by": "someone-else"}}}
 
@@ -72,8 +82,7 @@ def test_an_unwanted_dashboard(
     created: bool, existing: dict[str, Any], calls: list[tuple[str, str]], left: bool
 ) -> None:
     kube = FakeKube(existing)
-    companions = Companions(kube, dashboard=dashboard)  # type: ignore[arg-type]
-    companions._podmonitors = (float("inf"), False)  # no Prometheus Operator API here
+    companions = ServiceObjects(kube, absent(kube), dashboard=dashboard)  # type: ignore[arg-type]
     companions.sync(make_ms(dashboard=False), created=created)
     assert kube.calls == calls
     assert (CM in kube.objects) is left
@@ -83,8 +92,7 @@ def test_an_unwanted_dashboard(
 
 def test_a_wanted_dashboard_is_applied_once_per_content() -> None:
     kube = FakeKube()
-    companions = Companions(kube, dashboard=dashboard)  # type: ignore[arg-type]
-    companions._podmonitors = (float("inf"), False)
+    companions = ServiceObjects(kube, absent(kube), dashboard=dashboard)  # type: ignore[arg-type]
     for _ in range(3):
         companions.sync(make_ms(dashboard=True), created=True)
     assert kube.calls == [("APPLY", CM)]

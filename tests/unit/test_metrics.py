@@ -9,8 +9,8 @@ from typing import Any
 import kopf
 from otelwire import metrics
 from otelwire.assess.assessing import Assessment
-from otelwire.handlers import services
-from otelwire.handlers.runtime import ReadyBook
+from otelwire.reconcile import reconciling
+from otelwire.reconcile.books import ReadyBook
 
 
 def _series() -> dict[tuple[str, str, str], float]:
@@ -65,11 +65,12 @@ def test_the_ready_gauge_is_updated_before_the_status_is_written() -> None:
         def merge_patch(self, path: str, patch: dict[str, Any]) -> None:
             at_write.append(metrics.REGISTRY.get_sample_value("otelwire_monitoredservices", {"ready": "true"}))
 
-    memo = SimpleNamespace(kube=Kube(), readiness=ReadyBook())
+    runtime = SimpleNamespace(kube=Kube(), readiness=ReadyBook())
     body = kopf.Body({"metadata": {"name": "orders", "namespace": "metrics-test-d"}})
-    services._write(Assessment(status={"conditions": []}, ready=True), body, {}, memo)  # type: ignore[arg-type]
+    assessment = Assessment(status={"conditions": []}, ready=True)
+    reconciling.write(runtime, assessment, body, {}, announce=lambda *_: None, patch_status=None)  # type: ignore[arg-type]
     assert at_write == [1.0]
-    services._count_ready(memo, "metrics-test-d/orders", None)  # type: ignore[arg-type]
+    reconciling.count_ready(runtime, "metrics-test-d/orders", None)  # type: ignore[arg-type]
     assert metrics.REGISTRY.get_sample_value("otelwire_monitoredservices", {"ready": "true"}) == 0.0
 
 

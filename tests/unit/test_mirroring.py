@@ -1,11 +1,12 @@
-"""The webhook's MonitoredService mirror (``handlers.mirroring``): listing, events, fallback."""
+"""The webhook's MonitoredService mirror (``observe/mirror.py``): listing, events, fallback."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from kubernetes import client
-from otelwire.handlers.mirroring import Mirror
+from otelwire.kube.client import Kube
+from otelwire.observe.mirror import Mirror
 from otelwire.spec.model import MonitoredService
 
 
@@ -24,7 +25,7 @@ def _names(found: Any) -> list[str]:
 
 def _mirror(fallback: dict[str, list[MonitoredService]] | None = None, namespaces: tuple[str, ...] = ()) -> Mirror:
     known = fallback or {}
-    return Mirror(client.ApiClient(client.Configuration()), lambda ns: known.get(ns, []), namespaces)
+    return Mirror(Kube(client.ApiClient(client.Configuration())), lambda ns: known.get(ns, []), namespaces)
 
 
 def test_until_listed_the_fallback_answers() -> None:

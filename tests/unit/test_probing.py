@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from cel_cases import monitored_service
 from otelwire.assess.facts import ProbeResult
-from otelwire.handlers.probing import Prober, Target, probe, target_of
+from otelwire.observe.probing import Prober, Target, probe, target_of
 from otelwire.spec import MonitoredService, parse_monitored_service
 
 

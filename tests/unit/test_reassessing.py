@@ -1,4 +1,7 @@
-"""The one task that re-assesses every MonitoredService: its schedule, kopf's pause, the task itself."""
+"""The one task that re-assesses every MonitoredService: its schedule, its pause, the task itself.
+
+kopf's own daemon killer driving the pause signal is tests/unit/test_kopfinternals.py's.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +14,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-import kopf
 import pytest
-from kopf._cogs.aiokits import aiotoggles
-from kopf._core.engines import daemons
-from otelwire.handlers.reassessing import (
+from otelwire.reconcile.reassessing import (
     Deferred,
     PauseSignal,
     Reassessor,
     Schedule,
-    pause_aware_memories,
     slim,
 )
 
@@ -127,29 +126,6 @@ def test_pause_signal_follows_the_visits() -> None:
     assert signal.paused
     now[0] += 0.2
     assert not signal.paused
-
-
-async def test_kopf_pausing_the_operator_is_seen_and_so_is_its_resuming() -> None:
-    """kopf's own daemon killer, driven by kopf's own toggle, against the memories otelwire gives kopf."""
-    signal = PauseSignal(grace=1.5)
-    memories = pause_aware_memories(signal)
-    paused = aiotoggles.ToggleSet(any)
-    toggle = await paused.make_toggle(name="a peer with a higher priority")
-    killer = asyncio.create_task(
-        daemons.daemon_killer(settings=kopf.OperatorSettings(), memories=memories, operator_paused=paused)
-    )
-    try:
-        await asyncio.sleep(0.2)
-        assert not signal.paused
-        await toggle.turn_to(True)
-        await _until(lambda: signal.paused, 1.0)
-        await asyncio.sleep(2.0)  # kopf keeps visiting while paused
-        assert signal.paused
-        await toggle.turn_to(False)
-        await _until(lambda: not signal.paused, 3.0)
-    finally:
-        killer.cancel()
-        await asyncio.gather(killer, return_exceptions=True)
 
 
 async def _until(condition: Any, timeout: float) -> None:

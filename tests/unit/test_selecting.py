@@ -17,7 +17,7 @@ import pytest
 from cel_cases import monitored_service
 from otelwire.assess.assessing import live, owned_pods
 from otelwire.handlers.indexing import _parsed, msvc_index
-from otelwire.handlers.podwatching import pod_bucket, pod_keys
+from otelwire.observe.pods import pod_bucket, pod_keys
 from otelwire.plan.selecting import SelectorIndex, select_services
 from otelwire.spec import MonitoredService, parse_monitored_service
 
@@ -184,25 +184,26 @@ def test_puts_and_drops_keep_the_index_equal_to_a_fresh_one(seed: int) -> None:
 
 
 def test_selections_follow_the_index_function_and_deletions() -> None:
-    from otelwire.handlers.runtime import Selections
     from otelwire.handlers.services import forget_deleted
+    from otelwire.reconcile.selections import Selections
 
     memo = _Memo()
     body = monitored_service({"selector": {"matchLabels": {"app": "x"}}}, name="kept")
     body["metadata"].update(namespace=NS, uid="uid-kept", generation=1)
     asyncio.run(msvc_index(body=_Body(body), namespace=NS, memo=memo))
-    version = memo.selections.version
-    assert [m.name for m in memo.selections.get(NS).matching({"app": "x"})] == ["kept"]
+    selections = memo.runtime.selections
+    version = selections.version
+    assert [m.name for m in selections.get(NS).matching({"app": "x"})] == ["kept"]
     asyncio.run(msvc_index(body=_Body(body), namespace=NS, memo=memo))  # a status update: nothing changed
-    assert memo.selections.version == version
+    assert selections.version == version
     asyncio.run(forget_deleted(body=_Body(body), namespace=NS, memo=memo, type="DELETED"))
-    assert memo.selections.get(NS).matching({"app": "x"}) == []
-    assert memo.selections.version > version and memo.selections.all() == []
-    assert isinstance(memo.selections, Selections)
+    assert selections.get(NS).matching({"app": "x"}) == []
+    assert selections.version > version and selections.all() == []
+    assert isinstance(selections, Selections)
 
 
 def test_a_handler_s_status_landing_late_wakes_one_more_reassessment() -> None:
-    from otelwire.handlers.runtime import Landings
+    from otelwire.reconcile.landings import Landings
 
     class Reassessor:
         def __init__(self) -> None:
@@ -216,32 +217,44 @@ def test_a_handler_s_status_landing_late_wakes_one_more_reassessment() -> None:
 
     now = [0.0]
     memo = _Memo()
-    memo.landings = Landings(window=10.0, clock=lambda: now[0])
-    memo.reassessor = Reassessor()
+    runtime = memo.runtime
+    runtime.landings = Landings(window=10.0, clock=lambda: now[0])
+    runtime.reassessor = Reassessor()
     body = monitored_service({"selector": {"matchLabels": {"app": "x"}}}, name="late")
     body["metadata"].update(namespace=NS, uid="uid-late", generation=1)
-    memo.landings.expect(f"{NS}/late")  # the create handler returned its status to kopf
+    runtime.landings.expect(f"{NS}/late")  # the create handler returned its status to kopf
     now[0] = 30.0
     asyncio.run(msvc_index(body=_Body(body), namespace=NS, memo=memo))  # not it yet
-    assert memo.reassessor.woken == []
+    assert runtime.reassessor.woken == []
     body["status"] = {"observedGeneration": 1}
     asyncio.run(msvc_index(body=_Body(body), namespace=NS, memo=memo))  # it, 30 s late
     asyncio.run(msvc_index(body=_Body(body), namespace=NS, memo=memo))
-    assert memo.reassessor.woken == [f"{NS}/late"]
+    assert runtime.reassessor.woken == [f"{NS}/late"]
 
 
-class _Memo:
+class _Runtime:
+    """The parts of ``reconcile.runtime.Runtime`` the index and deletion handlers use."""
+
     landings: Any
     reassessor: Any
 
     def __init__(self) -> None:
-        from otelwire.handlers.runtime import IndexReadiness, Landings, ReadyBook, ReconcileLocks, Selections
+        from otelwire.reconcile.books import ReadyBook, ReconcileLocks
+        from otelwire.reconcile.landings import Landings
+        from otelwire.reconcile.selections import Selections
+        from otelwire.webhook.readiness import IndexReadiness
 
         self.selections = Selections()
         self.index_ready = IndexReadiness()
         self.readiness = ReadyBook()
         self.locks = ReconcileLocks()
         self.landings = Landings()
+        self.reassessor = None
+
+
+class _Memo:
+    def __init__(self) -> None:
+        self.runtime = _Runtime()
 
 
 @pytest.mark.parametrize(
@@ -255,7 +268,7 @@ class _Memo:
     ],
 )
 def test_index_readiness(before: list[str], listed: list[str], after: list[str], ready: bool) -> None:
-    from otelwire.handlers.runtime import IndexReadiness
+    from otelwire.webhook.readiness import IndexReadiness
 
     readiness = IndexReadiness()
     for key in before:

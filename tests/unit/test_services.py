@@ -1,4 +1,4 @@
-"""How the MonitoredService handlers write status: with kopf's patch for a new generation, else at once."""
+"""How a reconcile writes status: with kopf's patch for a new generation, else at once; and the kopf handlers' part."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import kopf
 import pytest
 from otelwire.assess.assessing import Assessment
 from otelwire.handlers import services
-from otelwire.handlers.reassessing import Deferred
-from otelwire.handlers.runtime import Landings, ReadyBook, ReconcileLocks, handled
+from otelwire.reconcile import reconciling
+from otelwire.reconcile.books import ReadyBook, ReconcileLocks
+from otelwire.reconcile.landings import Landings, handled
+from otelwire.reconcile.reassessing import Deferred
 
 
 @pytest.mark.parametrize(
@@ -78,49 +80,65 @@ class Kube:
         self.patches.append((path, patch))
 
 
-def _memo() -> Any:
+def _runtime() -> Any:
+    """The parts of ``reconcile.runtime.Runtime`` that writing a status and the handlers use."""
     return SimpleNamespace(kube=Kube(), readiness=ReadyBook(), locks=ReconcileLocks(), landings=Landings())
+
+
+def _announce(type_: str, reason: str, message: str) -> None:
+    pass
 
 
 BODY = kopf.Body({"metadata": {"name": "orders", "namespace": "services-test", "generation": 2}})
 WANTED = {"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "False"}]}
 
 
+def _write(runtime: Any, status: dict[str, Any], patch: kopf.Patch | None = None) -> None:
+    reconciling.write(
+        runtime,
+        Assessment(status=dict(WANTED), ready=False),
+        BODY,
+        status,
+        announce=_announce,
+        patch_status=None if patch is None else patch.status,
+    )
+
+
 def test_a_new_generation_s_status_rides_on_kopf_s_patch_and_makes_no_call() -> None:
-    memo = _memo()
+    runtime = _runtime()
     patch = kopf.Patch()
     patch.status["kopf"] = {"diffbase": "{}"}  # kopf's own, kept
-    services._write(Assessment(status=dict(WANTED), ready=False), BODY, {}, memo, patch)
-    assert memo.kube.patches == []
+    _write(runtime, {}, patch)
+    assert runtime.kube.patches == []
     assert patch == {"status": {"kopf": {"diffbase": "{}"}, **WANTED}}
-    assert memo.landings.awaited("services-test/orders", {"metadata": {"generation": 2}, "status": {}})
+    assert runtime.landings.awaited("services-test/orders", {"metadata": {"generation": 2}, "status": {}})
 
 
 def test_without_kopf_s_patch_the_status_is_merge_patched_at_once() -> None:
-    memo = _memo()
-    services._write(Assessment(status=dict(WANTED), ready=False), BODY, {}, memo)
-    assert memo.kube.patches == [
+    runtime = _runtime()
+    _write(runtime, {})
+    assert runtime.kube.patches == [
         ("/apis/otelwire.io/v1alpha1/namespaces/services-test/monitoredservices/orders/status", {"status": WANTED})
     ]
 
 
 @pytest.mark.parametrize("patch", [None, kopf.Patch()])
 def test_an_unchanged_status_is_not_written_either_way(patch: kopf.Patch | None) -> None:
-    memo = _memo()
-    services._write(Assessment(status=dict(WANTED), ready=False), BODY, {**WANTED, "kopf": {}}, memo, patch)
-    assert memo.kube.patches == []
+    runtime = _runtime()
+    _write(runtime, {**WANTED, "kopf": {}}, patch)
+    assert runtime.kube.patches == []
     assert not patch
 
 
-def _reassessment(memo: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[dict[str, Any]]]:
+def _reassessment(runtime: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[dict[str, Any]]]:
     seen: list[dict[str, Any]] = []
 
-    def reconcile(*, body: kopf.Body, memo: Any, **_: Any) -> None:
-        assert memo.locks.lock("shop/a").locked()  # under the service's lock
+    def reconcile(runtime: Any, body: Any, status: Any, **_: Any) -> None:
+        assert runtime.locks.lock("shop/a").locked()  # under the service's lock
         seen.append(dict(body))
 
-    monkeypatch.setattr(services, "_reconcile", reconcile)
-    return services.reassessment(memo, {}), seen
+    monkeypatch.setattr(reconciling, "reconcile", reconcile)
+    return services.reassessment(runtime), seen
 
 
 def _slim(generation: int, observed: int | None) -> dict[str, Any]:
@@ -130,7 +148,7 @@ def _slim(generation: int, observed: int | None) -> dict[str, Any]:
 
 
 def test_a_reassessment_reads_the_latest_body_under_the_lock(monkeypatch: pytest.MonkeyPatch) -> None:
-    memo = _memo()
+    memo = _runtime()
     memo.reassessor = SimpleNamespace(bodies={"shop/a": _slim(2, 2)})
     reassess, seen = _reassessment(memo, monkeypatch)
     reassess("shop/a", _slim(1, 1))  # what it was handed: older
@@ -138,7 +156,7 @@ def test_a_reassessment_reads_the_latest_body_under_the_lock(monkeypatch: pytest
 
 
 def test_a_reassessment_waits_for_the_status_a_handler_returned(monkeypatch: pytest.MonkeyPatch) -> None:
-    memo = _memo()
+    memo = _runtime()
     memo.reassessor = SimpleNamespace(bodies={"shop/a": _slim(2, 1)})
     reassess, seen = _reassessment(memo, monkeypatch)
     reassess("shop/a", _slim(1, 1))  # its handler has not run: nothing to wait for
@@ -149,7 +167,7 @@ def test_a_reassessment_waits_for_the_status_a_handler_returned(monkeypatch: pyt
 
 
 def test_a_reassessment_of_a_service_deleted_meanwhile_does_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    memo = _memo()
+    memo = _runtime()
     memo.reassessor = SimpleNamespace(bodies={})
     reassess, seen = _reassessment(memo, monkeypatch)
     reassess("shop/a", _slim(1, 1))
@@ -157,7 +175,7 @@ def test_a_reassessment_of_a_service_deleted_meanwhile_does_nothing(monkeypatch:
 
 
 def test_a_reassessment_waits_for_a_running_handler(monkeypatch: pytest.MonkeyPatch) -> None:
-    memo = _memo()
+    memo = _runtime()
     memo.reassessor = SimpleNamespace(bodies={"shop/a": _slim(1, 1)})
     reassess, seen = _reassessment(memo, monkeypatch)
     lock = memo.locks.lock("shop/a")
@@ -200,14 +218,16 @@ def test_needs_finalizer(spec: Any, status: dict[str, Any], expected: bool) -> N
 
 def test_a_deleted_service_leaves_the_gauges_and_books() -> None:
     from otelwire import metrics
-    from otelwire.handlers.runtime import IndexReadiness, Selections
+    from otelwire.reconcile.selections import Selections
+    from otelwire.webhook.readiness import IndexReadiness
 
-    memo = _memo()
-    memo.selections, memo.index_ready = Selections(), IndexReadiness()
-    services._count_ready(memo, "services-test/gone", True)
+    runtime = _runtime()
+    runtime.selections, runtime.index_ready, runtime.reassessor = Selections(), IndexReadiness(), None
+    reconciling.count_ready(runtime, "services-test/gone", True)
     metrics.set_pods("services-test/gone", "services-test", "gone", {"instrumented": 1, "outdated": 0, "missing": 0})
-    memo.landings.expect("services-test/gone")
+    runtime.landings.expect("services-test/gone")
     body = kopf.Body({"metadata": {"name": "gone", "namespace": "services-test", "uid": "u-gone"}})
+    memo = SimpleNamespace(runtime=runtime)
     asyncio.run(services.forget_deleted(body=body, namespace="services-test", memo=memo, type="DELETED"))
     assert metrics.REGISTRY.get_sample_value("otelwire_monitoredservices", {"ready": "true"}) == 0.0
     assert (
@@ -216,7 +236,7 @@ def test_a_deleted_service_leaves_the_gauges_and_books() -> None:
         )
         is None
     )
-    assert not memo.landings.awaited("services-test/gone", {"metadata": {"generation": 1}, "status": {}})
+    assert not runtime.landings.awaited("services-test/gone", {"metadata": {"generation": 1}, "status": {}})
 
 
 @pytest.mark.parametrize(
@@ -233,10 +253,14 @@ def test_the_handler_hands_kopf_only_a_new_generation_s_status(
     monkeypatch: pytest.MonkeyPatch, reason: str, generation: int, observed: int | None, with_kopf_patch: bool
 ) -> None:
     given: list[Any] = []
-    monkeypatch.setattr(services, "_reconcile", lambda **kwargs: given.append(kwargs["patch"]))
+    monkeypatch.setattr(reconciling, "reconcile", lambda *args, **kwargs: given.append(kwargs["patch_status"]))
     state = _slim(generation, observed)
     patch = kopf.Patch()
     services.reconcile(
-        body=kopf.Body(state), status=kopf.Status(state["status"]), memo=_memo(), patch=patch, reason=reason
+        body=kopf.Body(state),
+        status=kopf.Status(state["status"]),
+        memo=SimpleNamespace(runtime=_runtime()),
+        patch=patch,
+        reason=reason,
     )
-    assert given == [patch if with_kopf_patch else None]
+    assert given == [patch.status if with_kopf_patch else None]

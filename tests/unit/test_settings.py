@@ -1,4 +1,4 @@
-"""kopf's settings as otelwire sets them (handlers/configuring.py ``apply_settings``)."""
+"""kopf's settings as otelwire sets them (``otelwire.handlers.settings.apply_settings``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import kopf
 import pytest
-from otelwire.handlers.configuring import apply_settings
+from otelwire.handlers.settings import apply_settings
 from otelwire.options import Options
 
 

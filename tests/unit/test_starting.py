@@ -20,7 +20,8 @@ def _fresh(code: str) -> str:
     return result.stdout.strip()
 
 
-def test_the_operator_imports_without_the_kubernetes_client() -> None:
+def test_the_operator_imports_kopf_and_its_handlers_without_the_kubernetes_client() -> None:
+    """The client comes later, with the configuration, after the webhook serves."""
     out = _fresh(
         """
         import sys
@@ -65,7 +66,7 @@ def test_the_registry_holds_otelwires_login_and_handlers_and_no_fallback_login()
         """
     )
     logins, has_changing = out.splitlines()
-    assert logins == "login"  # otelwire's (handlers/connecting.py); kopf's fallback would import kubernetes
+    assert logins == "login"  # otelwire's (handlers/login.py): kopf's fallbacks would choose their own
     assert has_changing == "True"
 
 
@@ -75,15 +76,18 @@ def test_the_kubernetes_client_still_loads_when_the_configuration_does() -> None
         import sys
         from otelwire.cli.run import import_operator
         import_operator()
-        from otelwire.handlers.kube import load_config
+        from otelwire.kube.config import ConfigError, load
+        print("kubernetes.client" in sys.modules)
         try:
-            load_config("/nonexistent/kubeconfig")
-        except Exception as error:
-            print(type(error).__module__.split(".")[0])
+            load("/nonexistent/kubeconfig")
+        except ConfigError as error:
+            print(error)
         print("kubernetes.client" in sys.modules)
         """
     )
-    assert out.splitlines()[-1] == "True"
+    before, error, after = out.splitlines()
+    assert (before, after) == ("False", "True")
+    assert error == "kubeconfig /nonexistent/kubeconfig does not exist"
 
 
 def test_a_caller_that_imported_the_handlers_keeps_them_registered() -> None:
@@ -98,19 +102,6 @@ def test_a_caller_that_imported_the_handlers_keeps_them_registered() -> None:
         """
     )
     assert out == "True"
-
-
-async def test_kopf_gives_every_object_the_operators_memo_not_a_copy() -> None:
-    from kopf._core.reactor.inventory import ResourceMemories
-    from otelwire.handlers.configuring import SharedMemo
-
-    memo = SharedMemo()
-    memo.options = "configured at start-up"
-    memories = ResourceMemories()
-    pod = await memories.recall({"metadata": {"uid": "pod-1", "name": "p"}}, memobase=memo)
-    other = await memories.recall({"metadata": {"uid": "pod-2", "name": "q"}}, memobase=memo)
-    assert pod.memo is memo and other.memo is memo
-    assert pod.memo.options == "configured at start-up"
 
 
 def test_malloc_arenas_are_bounded_unless_the_environment_says_otherwise() -> None:
@@ -129,7 +120,7 @@ def test_malloc_arenas_are_bounded_unless_the_environment_says_otherwise() -> No
 
 
 def test_kopf_handles_monitoredservices_only_and_never_watches_pods() -> None:
-    """Pods are otelwire's own watch (``podwatching``): a kopf handler on pods would make kopf
+    """Pods are otelwire's own informer (``observe.pods``): a kopf handler on pods would make kopf
     list them too, and hold every listed pod until all its indexes are listed."""
     import otelwire.handlers  # noqa: F401
     from kopf._core.intents import registries

@@ -6,13 +6,12 @@ import datetime
 from collections.abc import Sequence
 from typing import Any
 
-from kubernetes.config import ConfigException
-
 from otelwire.companions import podmonitor
 from otelwire.doctor import Finding, diagnose
 from otelwire.doctor.live import diagnose_live
-from otelwire.handlers.kube import Kube, KubeError, load_config
-from otelwire.handlers.probing import Prober
+from otelwire.kube.client import Kube, KubeError, connect
+from otelwire.kube.config import ConfigError
+from otelwire.observe.probing import Prober
 from otelwire.plan.rendering import parse_services
 from otelwire.spec.model import API_GROUP, API_VERSION, KIND, PLURAL
 
@@ -52,9 +51,9 @@ class ClusterUnavailable(Exception):
 
 def diagnose_cluster(kubeconfig: str | None, namespaces: Sequence[str]) -> list[Finding]:
     try:
-        kube = Kube(load_config(kubeconfig), attempts=2)
+        kube = connect(kubeconfig, attempts=2)
         listed = {kind: _list(kube, base, plural, kind, namespaces) for base, plural, kind in _LISTS}
-    except (ConfigException, OSError, KubeError) as error:
+    except (ConfigError, OSError, KubeError) as error:
         raise ClusterUnavailable(str(error)) from None
     pods = listed.pop("Pod")
     podmonitors = _podmonitors(kube)

@@ -98,18 +98,17 @@ def _priority(args: argparse.Namespace) -> int:
 
 
 def import_operator() -> ModuleType:
-    """Import kopf and register otelwire's handlers, without importing ``kubernetes``; kopf.
+    """Import kopf with a registry of otelwire's handlers alone, before the ``kubernetes`` package; kopf.
 
-    kopf imports the ``kubernetes`` client at import time only to recognise its
-    model classes in ``kopf.adopt()`` and friends (otelwire hands kopf plain
-    dicts), and its default registry imports it to offer a fallback login
-    (otelwire registers its own, ``handlers.connecting``).  That is about 0.4 s
-    of the operator's start, before the webhook can serve.  Hidden here (a
-    ``None`` in ``sys.modules`` makes an import fail as if the package were
-    absent, which kopf supports) and with a plain registry, it does not happen
-    at all: otelwire connects without it (``handlers.connection``), unless the
-    kubeconfig needs an auth plugin, and then in a thread after the webhook
-    serves.  Imported late: the offline commands need no operator framework.
+    kopf imports the ``kubernetes`` client, when it is there, only to recognise its
+    model classes (otelwire hands kopf plain dicts); running without it is a
+    supported way to run kopf.  Hidden while kopf is imported (a ``None`` in
+    ``sys.modules`` fails the import as if the package were absent), the client is
+    imported after the webhook serves, by ``kube.config`` in a thread: the first
+    review is answered sooner (docs/decisions.md, "kopf is imported with
+    ``kubernetes`` hidden").  With a plain registry, kopf logs in only
+    through ``handlers.login`` (its default registry offers fallback logins of its
+    own choosing).  Imported late: the offline commands need no operator framework.
     """
     if "kubernetes" in sys.modules:  # already imported by the caller: nothing to save
         import kopf
@@ -135,8 +134,8 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
 
     glibc gives each thread that allocates its own arena (up to 8 per core),
     and memory freed in one is not reused by another: with kopf's worker
-    threads, the re-assessment threads and the API client's, the operator's RSS
-    grew by arenas it no longer used (docs/benchmarks-cluster.md, "Memory").
+    threads, the re-assessment threads and the informers', the operator's RSS
+    grows by arenas it stops using (docs/decisions.md, "Process-level tunings").
     Called before any thread starts; a no-op where the C library is not glibc
     or the environment already sets ``MALLOC_ARENA_MAX``.
     """
@@ -194,8 +193,7 @@ def run(args: argparse.Namespace) -> int:
     }
     os.environ.update({key: value for key, value in optional.items() if value})
     kopf = import_operator()
-    from otelwire.handlers.configuring import SharedMemo
-    from otelwire.handlers.reassessing import pause_aware_memories
+    from otelwire.handlers.kopfinternals import pause_aware_memories
 
     formats = {"plain": kopf.LogFormat.PLAIN, "full": kopf.LogFormat.FULL, "json": kopf.LogFormat.JSON}
     kopf.configure(verbose=args.verbose, log_format=formats[args.log_format])
@@ -206,7 +204,6 @@ def run(args: argparse.Namespace) -> int:
         peering_name=args.peering,
         priority=_priority(args),
         liveness_endpoint=args.liveness or None,
-        memo=SharedMemo(),
         memories=pause_aware_memories(),
     )
     return 0

@@ -11,7 +11,7 @@ Where the output goes:
 * :func:`operator_dashboard` -> :func:`operator_manifest` -> the checked-in
   ``manifests/dashboards/operator-dashboard.yaml`` (a test keeps it in sync);
 * :func:`service_dashboard_configmap` -> the kopf shell
-  (``otelwire.handlers.companions``) server-side-applies it next to a
+  (``otelwire.actuate.service_objects``) server-side-applies it next to a
   MonitoredService with ``spec.dashboard: true``; Grafana's dashboard sidecar
   picks it up by the label ``grafana_dashboard: "1"``.
 

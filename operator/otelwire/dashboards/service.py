@@ -7,7 +7,7 @@ OpenTelemetry SDKs record by the stable semantic conventions
 every panel to the service's traces, filtered by ``service.name``, which
 otelwire sets to the same name.
 
-The kopf shell (``otelwire.handlers.companions``) applies
+The shell (``otelwire.actuate.service_objects``) applies
 :func:`service_dashboard_configmap` next to each MonitoredService with
 ``spec.dashboard: true`` and owns it; everything here is pure.
 """

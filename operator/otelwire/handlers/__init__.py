@@ -1,14 +1,15 @@
-"""The kopf shell: handlers that move data between the API and the pure core.
+"""The kopf shell: the only package that imports kopf.
 
-Importing this package registers every handler, so both ``otelwire run`` and
-``kopf run -m otelwire.handlers`` start the same operator.  ``connecting``
-logs in with a bounded API connection pool, ``configuring`` sets kopf up and
-starts the webhook, ``indexing`` keeps the MonitoredService index, ``podwatching`` lists and
-watches pods (as skeletons, outside kopf), ``services`` reconciles
-MonitoredServices, ``pods`` wakes their re-assessment when a selected pod
-changes, ``applying`` is patch mode, ``probing`` checks collectors, ``kube`` is the small API client.
+Importing it registers every handler, so ``otelwire run`` and ``kopf run -m
+otelwire.handlers`` start the same operator.  ``starting`` builds the runtime
+and the webhook at start-up and stops them at exit, ``login`` gives kopf its API
+session, ``indexing`` keeps kopf's MonitoredService index (and, through it, the
+runtime's view of every service), ``services`` holds the reconcile, release and
+forget handlers, ``settings`` kopf's settings, and ``kopfinternals`` the places
+where otelwire reaches past kopf's public API.  The work itself is
+``otelwire.reconcile``'s.
 """
 
-from otelwire.handlers import configuring, connecting, indexing, pods, podwatching, services
+from otelwire.handlers import indexing, login, services, starting
 
-__all__ = ["configuring", "connecting", "indexing", "pods", "podwatching", "services"]
+__all__ = ["indexing", "login", "services", "starting"]

@@ -1,11 +1,11 @@
-"""The webhook's MonitoredServices when replicas peer: a list+watch that kopf never pauses.
+"""The webhook's MonitoredServices when replicas peer: an informer that kopf never pauses.
 
 Under kopf peering every replica but the active one is paused, and a paused
 kopf watches nothing -- its indexes included.  A standby's ``msvc_index`` is
 therefore empty (or stale, when it was active before), so right after the
 active replica dies its webhook, the only one still answering, would admit
-pods without otelwire's env.  ``Mirror`` lists and watches MonitoredServices
-with its own client, in a thread, and parses them as ``msvc_index`` does; the
+pods without otelwire's env.  :class:`Mirror` follows MonitoredServices with an
+``kube.informing.Informer`` per scope and parses them as ``msvc_index`` does; the
 webhook reads it once it has listed, and kopf's index until then (or when the
 mirror cannot list, e.g. for lack of RBAC).  A standalone operator is never
 paused and does not start one.
@@ -13,43 +13,41 @@ paused and does not start one.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from kubernetes import client
-
-from otelwire.handlers.kube import Expired, Kube, KubeError, Transport, watch_events, watch_query
+from otelwire.kube.client import Kube
+from otelwire.kube.informing import Informer
 from otelwire.spec.model import API_GROUP, API_VERSION, PLURAL, MonitoredService, parse_monitored_service
 from otelwire.spec.problems import InvalidSpec
 
-logger = logging.getLogger(__name__)
 Lookup = Callable[[str], Iterable[MonitoredService]]
-WATCH_SECONDS = 240  # one watch request; then it is resumed from the last resourceVersion
 
 
 class Mirror:
-    """MonitoredServices by namespace, kept current by list+watch in one thread per scope."""
+    """MonitoredServices by namespace, kept current by one informer per scope."""
 
-    def __init__(
-        self,
-        transport: Transport | client.ApiClient,
-        fallback: Lookup,
-        namespaces: Sequence[str] = (),
-        backoff: float = 1.0,
-    ) -> None:
-        self.kube = Kube(transport, attempts=1)  # the loop lists again after a pause
+    def __init__(self, kube: Kube, fallback: Lookup, namespaces: Sequence[str] = (), backoff: float = 1.0) -> None:
         self.fallback = fallback
         self.scopes: tuple[str | None, ...] = tuple(namespaces) or (None,)  # None: cluster-wide
-        self.backoff = backoff
         self._objects: dict[str, dict[str, MonitoredService]] = {}  # namespace -> uid -> service
         self._views: dict[str, tuple[MonitoredService, ...]] = {}  # what lookups hand out
         self._unlisted = set(self.scopes)
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
         self._listed = threading.Event()
+        base = f"/apis/{API_GROUP}/{API_VERSION}"
+        self.informers = [
+            Informer(
+                kube,
+                f"{base}/{PLURAL}" if scope is None else f"{base}/namespaces/{scope}/{PLURAL}",
+                listed=lambda items, scope=scope: self.replace(scope, items),  # type: ignore[misc]
+                event=self.update,
+                name=f"monitoredservice-mirror-{scope or 'cluster'}",
+                backoff=backoff,
+            )
+            for scope in self.scopes
+        ]
 
     @property
     def synced(self) -> bool:
@@ -65,56 +63,13 @@ class Mirror:
         return self._listed.wait(timeout)
 
     def start(self) -> Mirror:
-        for scope in self.scopes:
-            name = f"otelwire-mirror-{scope or 'cluster'}"
-            threading.Thread(target=self._run, args=(scope,), name=name, daemon=True).start()
+        for informer in self.informers:
+            informer.start()
         return self
 
     def stop(self) -> None:
-        self._stopping.set()
-
-    def _path(self, scope: str | None) -> str:
-        base = f"/apis/{API_GROUP}/{API_VERSION}"
-        return f"{base}/{PLURAL}" if scope is None else f"{base}/namespaces/{scope}/{PLURAL}"
-
-    def _run(self, scope: str | None) -> None:
-        path = self._path(scope)
-        delay = self.backoff
-        while not self._stopping.is_set():
-            try:
-                found = self.kube.request("GET", path, timeout=30)
-                self.replace(scope, found.get("items") or [])
-                version = str((found.get("metadata") or {}).get("resourceVersion") or "")
-                delay = self.backoff
-                while not self._stopping.is_set():
-                    version = self._watch(path, version)
-            except Expired:  # the listed version is too old: list again at once
-                continue
-            except KubeError as error:
-                if error.status == 410:
-                    continue
-                logger.warning("MonitoredService mirror (%s): HTTP %s, listing again", scope or "all", error.status)
-                self._stopping.wait(delay)
-                delay = min(delay * 2, 30.0)
-            except Exception as error:  # connection refused or reset, timeouts
-                logger.info("MonitoredService mirror (%s): %s, listing again", scope or "all", error)
-                self._stopping.wait(delay)
-                delay = min(delay * 2, 30.0)
-
-    def _watch(self, path: str, version: str) -> str:
-        """Follow one watch from ``version``; the last resourceVersion seen."""
-        response = self.kube.stream(path, watch_query(version, WATCH_SECONDS), (10, WATCH_SECONDS + 30))
-        try:
-            for kind, body in watch_events(response):
-                version = str((body.get("metadata") or {}).get("resourceVersion") or version)
-                if kind in ("ADDED", "MODIFIED", "DELETED"):
-                    self.update(kind, body)
-                if self._stopping.is_set():
-                    break
-        finally:
-            response.close()
-            response.release_conn()
-        return version
+        for informer in self.informers:
+            informer.stop()
 
     def replace(self, scope: str | None, items: Iterable[Mapping[str, Any]]) -> None:
         """A fresh listing of ``scope`` (None: every namespace) replaces what was known there."""

@@ -1,4 +1,4 @@
-"""Is the collector there?  A short, cached check per endpoint.
+"""Is the collector there?  A short, cached check per endpoint, for ``CollectorReachable``.
 
 For OTLP/HTTP a POST of an *empty* export request to ``/v1/traces`` (or
 ``/v1/metrics``): a collector answers 2xx, or 4xx for a request it dislikes

@@ -1,4 +1,5 @@
-"""otelwire's own pod watch (``handlers.podwatching``): the store, listing in pages, the watch stream, wakes."""
+"""Pods as assessment reads them (``observe/pods.py``) through the informer (``kube/informing.py``):
+the store, listing in pages, the watch stream, wakes."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kubernetes import client
-from otelwire.handlers import podwatching
-from otelwire.handlers.kube import KubeError, _lines
-from otelwire.handlers.pods import wake_selecting_services
-from otelwire.handlers.podwatching import PodStore, PodWatch
-from otelwire.handlers.runtime import Selections
+from otelwire.kube import informing
+from otelwire.kube.client import Kube, KubeError
+from otelwire.kube.informing import Informer, _lines
+from otelwire.observe.pods import PodStore, PodWatch
+from otelwire.reconcile.selections import Selections
+from otelwire.reconcile.waking import wake_selecting_services
 from otelwire.spec.model import parse_monitored_service
 
 
@@ -145,29 +146,32 @@ class _Response:
 
 
 class _Server:
-    """The GETs PodWatch makes, answered from a script."""
+    """The GETs an informer makes (``Kube.stream``), answered from a script."""
 
     def __init__(self, pages: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
         self.pages = pages
         self.events = events
         self.calls: list[dict[str, Any]] = []
 
-    def __call__(self, scope: str | None, query: dict[str, str], timeout: Any) -> _Response:
-        self.calls.append({"scope": scope, **query})
+    def stream(self, path: str, query: dict[str, str], timeout: Any) -> _Response:
+        self.calls.append({"path": path, **query})
         if query.get("watch"):
             return _Response(chunks=[json.dumps(e).encode() + b"\n" for e in self.events])
         return _Response(data=json.dumps(self.pages.pop(0)).encode())
 
 
 def _watch(server: _Server, changed: list[Any] | None = None, namespaces: tuple[str, ...] = ("shop",)) -> PodWatch:
-    watch = PodWatch(
-        client.ApiClient(client.Configuration()),
+    return PodWatch(
+        server,  # type: ignore[arg-type]
         namespaces,
         notify=None if changed is None else changed.extend,
         page=2,
     )
-    watch._request = server  # type: ignore[method-assign]
-    return watch
+
+
+def _informer(watch: PodWatch) -> Informer:
+    (informer,) = watch.informers
+    return informer
 
 
 def test_a_listing_comes_in_pages_and_the_watch_resumes_from_its_version() -> None:
@@ -186,12 +190,12 @@ def test_a_listing_comes_in_pages_and_the_watch_resumes_from_its_version() -> No
     changed: list[Any] = []
     watch = _watch(server, changed)
     assert not watch.synced
-    assert watch._list("shop") == "42"
+    assert _informer(watch)._list() == "42"
     assert watch.synced and watch.wait(0)
     assert [c.get("continue") for c in server.calls] == [None, "t1"]
-    assert all(c["limit"] == "2" and c["scope"] == "shop" for c in server.calls)
+    assert all(c["limit"] == "2" and c["path"] == "/api/v1/namespaces/shop/pods" for c in server.calls)
     assert names(watch.get("shop")) == ["a", "b", "c"]
-    assert watch._watch("shop", "42") == "51"
+    assert _informer(watch)._watch("42") == "51"
     (call,) = [c for c in server.calls if c.get("watch")]
     assert call["resourceVersion"] == "42" and call["allowWatchBookmarks"] == "true"
     assert names(watch.get("shop")) == ["a", "c", "d"]
@@ -222,14 +226,15 @@ def test_a_listing_holds_one_page_of_pods_at_a_time(monkeypatch: pytest.MonkeyPa
     )
     held: list[int] = []
 
-    def request(scope: str | None, query: dict[str, str], timeout: Any) -> _Response:
-        held.append(sum(ref() is not None for ref in alive))
-        return server(scope, query, timeout)
+    class Counting(_Server):
+        def stream(self, path: str, query: dict[str, str], timeout: Any) -> _Response:
+            held.append(sum(ref() is not None for ref in alive))
+            return super().stream(path, query, timeout)
 
-    monkeypatch.setattr(podwatching.decoding, "loads", loads)
-    watch = _watch(server)
-    watch._request = request  # type: ignore[method-assign]
-    assert watch._list("shop") == "42"
+    counting = Counting(server.pages, server.events)
+    monkeypatch.setattr(informing.decoding, "loads", loads)
+    watch = _watch(counting)
+    assert _informer(watch)._list() == "42"
     # At most the one pod the store's loop has just filed, never the rest of the page.
     assert max(held) <= 1, f"a page's pods outlived it into the next page's request: {held}"
     assert names(watch.get(("shop", "app", "c"))) == ["c"]
@@ -249,10 +254,11 @@ def test_a_listing_reports_its_changes_with_the_skeletons_shared_labels() -> Non
 def test_an_expired_version_in_the_stream_means_list_again() -> None:
     gone = {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old"}}
     watch = _watch(_Server(pages=[], events=[{"type": "ADDED", "object": pod("a")}, gone]))
-    assert watch._watch("shop", "7") is None
+    with pytest.raises(informing.Expired):
+        _informer(watch)._watch("7")
     forbidden = {"type": "ERROR", "object": {"kind": "Status", "code": 403, "reason": "Forbidden", "message": "no"}}
     with pytest.raises(RuntimeError, match="Forbidden"):
-        _watch(_Server(pages=[], events=[forbidden]))._watch("shop", "7")
+        _informer(_watch(_Server(pages=[], events=[forbidden])))._watch("7")
 
 
 def test_synced_once_every_namespace_was_listed() -> None:
@@ -277,7 +283,7 @@ def test_changes_reach_the_event_loop_in_batches() -> None:
     loop = asyncio.new_event_loop()
     try:
         batches: list[list[Any]] = []
-        watch = PodWatch(client.ApiClient(client.Configuration()), ("shop",), loop=loop, notify=batches.append)
+        watch = PodWatch(_Server([], []), ("shop",), loop=loop, notify=batches.append)  # type: ignore[arg-type]
         # Three changes before the loop gets to run: one flush on its way, taking all three.
         for name in ("a", "b", "c"):
             watch.event("ADDED", pod(name))
@@ -322,34 +328,44 @@ def test_a_changed_pod_wakes_the_services_selecting_it_in_its_namespace() -> Non
     )
     memo.selections.put("bank", "orders", _service("orders", "bank", {"matchLabels": {"app": "orders"}}))
     woken = wake_selecting_services(
-        memo,  # type: ignore[arg-type]
+        memo.selections,
+        memo.reassessor,  # type: ignore[arg-type]
         [("shop", {"app": "orders"}), ("shop", {"app": "orders"}), ("shop", {"tier": "web"}), ("", {"app": "x"})],
     )
     assert memo.reassessor.woken == ["shop/all", "shop/orders"] and woken == 2
-    assert wake_selecting_services(memo, [("elsewhere", {"app": "orders"})]) == 0  # type: ignore[arg-type]
+    assert wake_selecting_services(memo.selections, memo.reassessor, [("elsewhere", {"app": "orders"})]) == 0  # type: ignore[arg-type]
 
 
-class _Transport:
-    """A transport answering every request with one status and body."""
+class _Client:
+    """An ``ApiClient`` answering every request with one status and body."""
 
     def __init__(self, status: int, body: bytes) -> None:
         self.status, self.body = status, body
         self.urls: list[str] = []
 
-    def send(self, method: str, path: str, headers: Any, body: Any, timeout: Any) -> _Response:
-        self.urls.append(path)
+    def param_serialize(self, method: str, path: str, **_: Any) -> tuple[str, str, dict[str, str], Any, Any]:
+        return method, path, {}, None, None
+
+    def call_api(self, method: str, url: str, **_: Any) -> Any:
+        self.urls.append(url)
         response = _Response(data=self.body)
         response.status = self.status
-        return response
+
+        class Wrapped:
+            pass
+
+        wrapped = Wrapped()
+        wrapped.response = response  # type: ignore[attr-defined]
+        return wrapped
 
 
 def test_a_refused_listing_raises_with_the_api_servers_message() -> None:
-    refused = _Transport(403, b'{"kind":"Status","message":"pods is forbidden: User \\"x\\" cannot list"}')
-    watch = PodWatch(refused, ("shop",))
+    refused = _Client(403, b'{"kind":"Status","message":"pods is forbidden: User \\"x\\" cannot list"}')
+    kube = Kube(refused)  # type: ignore[arg-type]
     with pytest.raises(KubeError, match="HTTP 403: pods is forbidden") as raised:
-        watch._request("shop", {"limit": "500"}, 60)
+        kube.stream("/api/v1/namespaces/shop/pods", {"limit": "500"}, 60)
     assert raised.value.status == 403
     assert refused.urls == ["/api/v1/namespaces/shop/pods?limit=500"]
-    served = _Transport(200, b"{}")
-    assert isinstance(PodWatch(served, ())._request(None, {}, 60), _Response)
+    served = _Client(200, b"{}")
+    assert isinstance(Kube(served).stream("/api/v1/pods", {}, 60), _Response)  # type: ignore[arg-type]
     assert served.urls == ["/api/v1/pods"]

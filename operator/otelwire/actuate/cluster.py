@@ -1,12 +1,11 @@
-"""Applying the cluster-wide objects: the chrony DaemonSet and the alias rules ConfigMap.
+"""The cluster-wide objects: the chrony DaemonSet and ConfigMap, the collector rules ConfigMap.
 
-Every MonitoredService reconcile calls :meth:`Clusterwide.sync` with all valid
-MonitoredServices from the index; the objects are server-side-applied only
-when their content changed since the last apply (so 1,000 timers cost one
-apply), and the chrony DaemonSet is deleted as soon as nobody wants it --
-also right after a restart, so none is left orphaned.  ``clock_facts`` reads
-the DaemonSet, its pods and -- when pods are missing -- its ``FailedCreate``
-Events for ``ClockSynced`` (``assess.clocking`` judges them), cached briefly.
+Every MonitoredService reconcile calls :meth:`ClusterObjects.sync` with all valid
+MonitoredServices; the objects (``generated.chrony_objects``,
+``generated.alias_configmap``) are server-side-applied only when their content
+changed since the last apply (so 1,000 reconciles cost one apply), and the chrony
+DaemonSet is deleted as soon as nobody wants it -- also right after a restart, so
+none is left orphaned.
 """
 
 from __future__ import annotations
@@ -20,10 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from otelwire import generated
-from otelwire.assess import clocking
-from otelwire.assess.facts import ClockFacts
 from otelwire.clusterwide import chrony, renaming
-from otelwire.handlers.kube import MANAGER, Kube, KubeError
+from otelwire.kube.client import MANAGER, Kube, KubeError
+from otelwire.observe.clock import ClockReader
 from otelwire.options import Options
 from otelwire.spec.model import MonitoredService
 
@@ -41,15 +39,17 @@ def _path(obj: Mapping[str, Any]) -> str:
     return f"/apis/apps/v1/namespaces/{meta['namespace']}/daemonsets/{meta['name']}"
 
 
-class Clusterwide:
-    def __init__(self, kube: Kube, options: Options) -> None:
+class ClusterObjects:
+    """The chrony DaemonSet and ConfigMap and the collector rules ConfigMap, kept in line with all services."""
+
+    def __init__(self, kube: Kube, options: Options, clock: ClockReader | None = None) -> None:
         self.kube = kube
         self.options = options
+        self.clock = clock  # told when the chrony DaemonSet goes, so ClockSynced reads afresh
         self._lock = threading.Lock()
         self._chrony: str | None = None  # digest of what was applied; "" = known absent
         self._aliases: str | None = None
         self._renaming = renaming.Renaming({})
-        self._clock: tuple[float, ClockFacts | None] = (0.0, None)
         self._synced_at = float("-inf")
         self._synced_version: int | None = None  # the services' version of the last pass that succeeded
 
@@ -96,7 +96,8 @@ class Clusterwide:
                     if self.kube.delete(_path(obj)) is not None:
                         logger.info("removed the chrony %s: no MonitoredService wants clock sync", kind)
                 self._chrony = ""
-                self._clock = (0.0, None)
+                if self.clock is not None:
+                    self.clock.forget()
             return
         digest = _digest(objects)
         if digest == self._chrony:
@@ -118,37 +119,3 @@ class Clusterwide:
             return
         self.kube.apply(_path(obj), obj, manager=MANAGER, force=True)
         self._aliases = digest
-
-    def clock_facts(self, ttl: float = 2.0) -> ClockFacts | None:
-        now = time.monotonic()
-        with self._lock:
-            stamp, cached = self._clock
-            if cached is not None and now - stamp < ttl:
-                return cached
-        namespace = self.options.chrony_namespace
-        try:
-            daemonset = self.kube.get(f"/apis/apps/v1/namespaces/{namespace}/daemonsets/{chrony.NAME}")
-        except KubeError as error:
-            if error.status != 404:
-                raise
-            daemonset = None
-        pods: list[Any] = []
-        if daemonset is not None:
-            selector = f"app.kubernetes.io/name={chrony.NAME}"
-            pods = self.kube.get(f"/api/v1/namespaces/{namespace}/pods", labelSelector=selector).get("items") or []
-        facts = clocking.observe(daemonset, pods)
-        if facts.missing_pods:
-            # Pods are missing: ask the DaemonSet controller's Events why (Pod Security, a quota).
-            try:
-                events = self.kube.get(
-                    f"/api/v1/namespaces/{namespace}/events",
-                    fieldSelector=f"involvedObject.kind=DaemonSet,involvedObject.name={chrony.NAME},"
-                    f"reason={clocking.FAILED_CREATE}",
-                )
-            except KubeError as error:
-                logger.warning("cannot read why chrony pods are missing: %s", error)
-            else:
-                facts = clocking.observe(daemonset, pods, events.get("items") or [])
-        with self._lock:
-            self._clock = (now, facts)
-        return facts

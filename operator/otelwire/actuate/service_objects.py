@@ -1,10 +1,10 @@
-"""Applying the per-MonitoredService companions: the PodMonitor and the dashboard ConfigMap.
+"""Each MonitoredService's own objects: its PodMonitor and its dashboard ConfigMap.
 
 Each is server-side-applied with an ownerReference to its MonitoredService
 (same namespace, so the garbage collector removes it with the resource), only
 when its content changed since the last apply, and deleted when the spec stops
-asking for it.  The PodMonitor only where the Prometheus Operator's API
-exists (checked every few minutes, not per reconcile).
+asking for it.  The PodMonitor only where the Prometheus Operator's API exists
+(``observe.discovery``).  What they hold is ``otelwire.generated``'s.
 """
 
 from __future__ import annotations
@@ -12,16 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from otelwire import generated
 from otelwire.companions import podmonitor
-from otelwire.handlers.kube import MANAGER, Kube, KubeError
+from otelwire.kube.client import MANAGER, Kube, KubeError
+from otelwire.observe.discovery import PodMonitors
 from otelwire.spec.model import API_GROUP, API_VERSION, KIND, MonitoredService
-
-DISCOVERY_TTL = 300.0
 
 
 def _owned(obj: Mapping[str, Any], ms: MonitoredService) -> dict[str, Any]:
@@ -52,36 +50,20 @@ def _ours(obj: Mapping[str, Any]) -> bool:
     return bool(labels.get("app.kubernetes.io/managed-by") == MANAGER)
 
 
-class Companions:
+class ServiceObjects:
+    """Each MonitoredService's PodMonitor and dashboard ConfigMap, owned by it."""
+
     def __init__(
         self,
         kube: Kube,
+        podmonitors: PodMonitors,
         dashboard: Callable[[MonitoredService], dict[str, Any] | None] = generated.dashboard_configmap,
     ) -> None:
         self.kube = kube
+        self.podmonitors = podmonitors
         self.dashboard = dashboard
         self._applied: dict[str, str] = {}  # object path -> digest of what was applied
         self._lock = threading.Lock()
-        self._podmonitors: tuple[float, bool] = (float("-inf"), False)
-
-    @property
-    def podmonitors_known(self) -> bool:
-        """What the last discovery found (False before the first)."""
-        return self._podmonitors[1]
-
-    def podmonitors_available(self) -> bool:
-        checked, available = self._podmonitors
-        if time.monotonic() - checked < DISCOVERY_TTL:
-            return available
-        try:
-            resources = self.kube.get(f"/apis/{podmonitor.API_VERSION}")
-            available = any(r.get("name") == "podmonitors" for r in resources.get("resources") or [])
-        except KubeError as error:
-            if error.status not in (404, 403):
-                raise
-            available = False
-        self._podmonitors = (time.monotonic(), available)
-        return available
 
     def sync(self, ms: MonitoredService, created: bool = False) -> None:
         """Apply or remove ``ms``'s companions.  ``created``: ``ms`` was just created, so nothing of
@@ -89,7 +71,7 @@ class Companions:
         unwanted companion needs no lookup -- 1,000 services applied at once cost no 404s."""
         if not ms.uid:
             return
-        if self.podmonitors_available():
+        if self.podmonitors.available():
             wanted = podmonitor.pod_monitor(ms)
             path = _podmonitor_path(ms.namespace, podmonitor.name_of(ms))
             self._ensure(path, wanted and _owned(wanted, ms), created)

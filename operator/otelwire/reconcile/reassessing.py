@@ -6,21 +6,16 @@ reachability, the node clocks).  Each service is re-assessed ``settle``
 seconds after a pod it selects changed -- a burst of pod events gives one
 re-assessment -- and every ``interval`` at the latest.
 
-This used to be one kopf daemon per MonitoredService.  A daemon makes kopf
-keep the object's whole latest body (managed fields included) and a task,
-a stopper, a logger and a cause per object: ~20 KB per service, a third of
-what 1,000 services cost (docs/benchmarks-cluster.md, "Memory").  Here one
-task keeps, per service, its time of next re-assessment and a slim copy of
-the object (metadata names, spec, status; ``slim``) that ``msvc_index`` keeps
-current from every event.
+One task serves every service, not a kopf daemon per service: a daemon makes
+kopf keep the object's whole latest body and a task, a stopper, a logger and a
+cause per object (~20 KB per service).  This task keeps, per service, its time
+of next re-assessment and a slim copy of the object (metadata names, spec,
+status; ``slim``) that the index handler keeps current from every event.
 
 Like kopf's daemons, re-assessment stops while a peering replica is paused:
 its indexes are not updated then, and a standby writing statuses from them
-would undo the active replica's.  kopf has no public pause signal; it
-visits its daemons' memories once a second for as long as it is paused, so
-``otelwire run`` gives kopf a ``ResourceMemories`` that records those visits
-(``pause_aware_memories``; tests/unit/test_reassessing.py runs kopf's own
-pausing code against it).
+would undo the active replica's.  :class:`PauseSignal` says whether kopf has
+the operator paused; ``handlers.kopfinternals`` is what keeps it informed.
 
 ``Schedule`` is the pure part (plain data, an explicit clock); ``Reassessor``
 the event-loop shell around it.
@@ -37,6 +32,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from otelwire import metrics
 from otelwire.assess.facts import shared_strings
 
 logger = logging.getLogger(__name__)
@@ -50,7 +46,7 @@ def slim(body: Mapping[str, Any]) -> dict[str, Any]:
 
     Spec and status are copied with their strings shared across services
     (``facts.shared_strings``): 1,000 services' conditions kept as decoded
-    took 3.3 MB more.
+    take 3.3 MB more.
     """
     meta = body.get("metadata") or {}
     kept = ("name", "namespace", "uid", "generation", "resourceVersion")
@@ -130,7 +126,7 @@ class Schedule:
 
 
 class PauseSignal:
-    """Whether kopf has the operator paused (peering), as seen by its visits to daemons' memories."""
+    """Whether kopf has the operator paused (peering): ``visit`` is called while it is, every second."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, grace: float = PAUSE_GRACE) -> None:
         self.clock = clock
@@ -148,28 +144,19 @@ class PauseSignal:
 PAUSE = PauseSignal()
 
 
-def pause_aware_memories(signal: PauseSignal = PAUSE) -> Any:
-    """kopf's ``ResourceMemories`` for ``kopf.run(memories=...)``, telling ``signal`` when kopf is paused.
-
-    kopf's daemon killer iterates all daemons' memories right when the operator
-    pauses and then every second until it resumes (and once at exit); nothing
-    else calls ``iter_all_daemon_memories``.
-    """
-    from kopf._core.reactor.inventory import ResourceMemories
-
-    class PauseAwareMemories(ResourceMemories):
-        def iter_all_daemon_memories(self) -> Any:
-            signal.visit()
-            return super().iter_all_daemon_memories()
-
-    return PauseAwareMemories()
-
-
 Job = Callable[[str, Mapping[str, Any]], None]  # (key, slim body) -> None; raises to be retried
 
 
 class Deferred(Exception):
     """Raised by a job whose service is not ready for it yet: retried after ``settle``, not logged."""
+
+
+class Retry(Exception):
+    """A reconcile or re-assessment that failed for now (an API error): retried after ``delay`` seconds."""
+
+    def __init__(self, message: str, delay: float = 10.0) -> None:
+        super().__init__(message)
+        self.delay = delay
 
 
 class Reassessor:
@@ -276,11 +263,14 @@ class Reassessor:
             loop = asyncio.get_running_loop()
             try:
                 await loop.run_in_executor(self.executor, context.run, self.job, key, body)
+                metrics.REASSESSMENTS.labels("done").inc()
             except asyncio.CancelledError:
                 raise
             except Deferred:
+                metrics.REASSESSMENTS.labels("deferred").inc()
                 self._defer(key)
             except Exception as error:
+                metrics.REASSESSMENTS.labels("failed").inc()
                 delay = self.retry_delay(error)
                 logger.warning("%s: re-assessment failed, retrying in %ss: %s", key, delay, error)
                 self.schedule.retry(key, self._now() + delay)

@@ -1,30 +1,22 @@
-"""Pods as assessment reads them: otelwire's own list+watch, kept as skeletons.
+"""Pods as assessment reads them: an informer's listing kept as skeletons, filed for selectors.
 
 Assessment needs, per MonitoredService, the skeletons (``assess.facts.pod_skeleton``)
 of the pods its selector can pick, and a wake-up when one of them is created,
-scheduled, started or deleted.  That used to be a kopf index and a kopf event
-handler on pods.  kopf gives every pod event the machinery a resource with
-handlers needs -- a worker task, a ``Body`` and a ``Patch``, three loggers, the
-handler's keyword arguments twice (index and event handler), a log line -- and,
-until every watched resource has been listed, it keeps each listed pod's whole
-body in that pod's worker.  For pods that was most of the operator's event loop
-in a burst, and at a restart with 10,000 pods the whole list at once
-(docs/benchmarks-cluster.md).
+scheduled, started or deleted.  :class:`PodWatch` follows pods with an
+``kube.informing.Informer`` per watched namespace (one for the whole cluster by
+default) into a :class:`PodStore`, which keeps one skeleton per pod uid under the
+keys ``pod_keys`` gives (its namespace and each label pair), so a service reads only
+the bucket its first ``matchLabels`` pair names (``pod_bucket``).  Only a pod whose
+skeleton changed is reported: its namespace and labels go, in batches, to ``notify``
+on the event loop (``reconcile.waking``), which wakes the services selecting it.
 
-``PodWatch`` lists pods in pages and watches them from the listed
-resourceVersion (bookmarks on; a ``410 Gone`` or a broken stream lists again),
-in one thread per watched namespace (one for the whole cluster by default), with
-its own connections (``kube.connector``), through ``kube.Kube``.  ``PodStore`` keeps one skeleton per pod
-uid under the keys ``pod_keys`` gives (its namespace and each label pair), so a
-service reads only the bucket its first ``matchLabels`` pair names
-(``pod_bucket``).  Only a pod whose skeleton changed is reported: its namespace
-and labels go, in batches, to ``notify`` on the event loop (``pods.wake_selecting_services``).
-
-Unlike kopf's, this watch is not paused on a peering standby: the standby's
-store is current when it takes over, and its re-assessments are paused anyway
-(``reassessing``).  With kopf namespace patterns the pods of the whole cluster are
-watched (kopf's patterns are its own to resolve); only the buckets of served
-services are ever read.
+Pods are followed here and not by kopf: kopf gives every object of a watched
+resource a worker, a ``Body``, loggers and, until every resource is listed, its
+whole body -- for 10,000 pods most of the operator's memory and event loop
+(docs/decisions.md).  This watch is not paused on a peering standby: the standby's
+store is current when it takes over, and its re-assessments are paused anyway.
+With kopf namespace patterns the pods of the whole cluster are followed (kopf's
+patterns are its own to resolve); only the buckets of served services are read.
 """
 
 from __future__ import annotations
@@ -32,25 +24,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import asyncio
 
-    from kubernetes import client
-
-from otelwire import decoding
 from otelwire.assess.facts import pod_skeleton, remembered
-from otelwire.handlers.kube import Expired, Kube, KubeError, Transport, watch_events, watch_query
+from otelwire.kube.client import Kube
+from otelwire.kube.informing import PAGE, Informer
 from otelwire.spec.model import MonitoredService
 
 logger = logging.getLogger(__name__)
 
 Key = str | tuple[str, str, str]
 Changed = tuple[str, Mapping[str, Any]]  # a changed pod's namespace and labels
-WATCH_SECONDS = 240  # one watch request; then it is resumed from the last resourceVersion
-PAGE = 100  # pods per LIST page (0: one response): the peak of one listing is one page of full pods
 
 
 def pod_keys(namespace: str, labels: Mapping[str, str]) -> list[Key]:
@@ -160,11 +148,11 @@ class PodStore:
 
 
 class PodWatch:
-    """List+watch pods into a :class:`PodStore`; changed pods go to ``notify`` on ``loop``, in batches."""
+    """Pods of ``namespaces`` (all: empty) into a :class:`PodStore`; changed pods go to ``notify`` on ``loop``."""
 
     def __init__(
         self,
-        transport: Transport | client.ApiClient,
+        kube: Kube,
         namespaces: Sequence[str] = (),
         *,
         loop: asyncio.AbstractEventLoop | None = None,
@@ -172,21 +160,28 @@ class PodWatch:
         backoff: float = 1.0,
         page: int = PAGE,
     ) -> None:
-        self.kube = Kube(transport)
         self.store = PodStore()
         self.scopes: tuple[str | None, ...] = tuple(namespaces) or (None,)  # None: cluster-wide
         self.loop = loop
         self.notify = notify
-        self.backoff = backoff
-        self.page = page
         self._unlisted = set(self.scopes)
         self._lock = threading.Lock()
         self._listed = threading.Event()
         self._waited_out = False
-        self._stopping = threading.Event()
         self._pending: list[Changed] = []
         self._flushing = False
-        self._responses: dict[str | None, Any] = {}
+        self.informers = [
+            Informer(
+                kube,
+                "/api/v1/pods" if scope is None else f"/api/v1/namespaces/{scope}/pods",
+                listed=lambda pods, scope=scope: self.listed(scope, pods),  # type: ignore[misc]
+                event=self.event,
+                name=f"pods-{scope or 'cluster'}",
+                page=page,
+                backoff=backoff,
+            )
+            for scope in self.scopes
+        ]
 
     @property
     def synced(self) -> bool:
@@ -196,7 +191,7 @@ class PodWatch:
         """Block until every scope was listed once (or ``timeout``); whether it was.
 
         Once a wait has run out, later ones do not block: a listing that keeps failing
-        (RBAC, say; the thread logs why) must not hold every reconcile thread for the
+        (RBAC, say; the informer logs why) must not hold every reconcile thread for the
         whole ``timeout`` in turn.  They ask again until it succeeds.
         """
         if self._waited_out:
@@ -210,18 +205,15 @@ class PodWatch:
         return self.store.get(key)
 
     def start(self) -> PodWatch:
-        for scope in self.scopes:
-            name = f"otelwire-pods-{scope or 'cluster'}"
-            threading.Thread(target=self._run, args=(scope,), name=name, daemon=True).start()
+        for informer in self.informers:
+            informer.start()
         return self
 
     def stop(self) -> None:
-        self._stopping.set()
-        for response in list(self._responses.values()):
-            with contextlib.suppress(Exception):  # already closed
-                response.shutdown()  # unblocks the thread's read
+        for informer in self.informers:
+            informer.stop()
 
-    # -- what the threads do ------------------------------------------------------------------
+    # -- what the informers' threads hand in ---------------------------------------------------
 
     def listed(self, scope: str | None, pods: Iterable[Mapping[str, Any]]) -> None:
         """A complete listing of ``scope``."""
@@ -260,88 +252,3 @@ class PodWatch:
                 self.notify(pending)
             except Exception:
                 logger.exception("pod changes not delivered")
-
-    def _request(self, scope: str | None, query: Mapping[str, str], timeout: Any) -> Any:
-        """GET the pods of ``scope``; the unread response (an error status raises ``KubeError``).
-
-        Through ``Kube``, not the generated ``CoreV1Api``: importing that module alone
-        costs 20 MB of RSS.
-        """
-        return self.kube.stream("/api/v1/pods" if scope is None else f"/api/v1/namespaces/{scope}/pods", query, timeout)
-
-    def _run(self, scope: str | None) -> None:
-        delay = self.backoff
-        version: str | None = None
-        while not self._stopping.is_set():
-            try:
-                if version is None:
-                    version = self._list(scope)
-                    delay = self.backoff
-                version = self._watch(scope, version)
-            except Exception as error:
-                if self._stopping.is_set():
-                    return
-                version = None
-                status = getattr(error, "status", None)
-                if status == 410:  # the listed version is too old: list again at once
-                    continue
-                logger.warning("pod watch (%s): %s; listing again in %.0fs", scope or "all", _brief(error), delay)
-                self._stopping.wait(delay)
-                delay = min(delay * 2, 30.0)
-
-    def _list(self, scope: str | None) -> str:
-        """List ``scope`` in pages into the store; the listing's resourceVersion."""
-        last: dict[str, Any] = {}
-
-        def pods() -> Iterator[Mapping[str, Any]]:
-            # Page by page: the store keeps each pod's skeleton as it comes, so the full pods
-            # of one page at most are held at a time.
-            token: str | None = None
-            while True:
-                query = {"limit": str(self.page)} if self.page else {}  # no limit: in one response
-                if token:
-                    query["continue"] = token
-                response = self._request(scope, query, 60)
-                try:
-                    page = decoding.loads(response.data)
-                finally:
-                    response.release_conn()
-                del response  # its body, until the next page's request replaced it
-                items: list[Mapping[str, Any]] = page.get("items") or []
-                meta = page.get("metadata") or {}
-                del page
-                items.reverse()
-                while items:  # each pod freed once the store took its skeleton, not with the page
-                    yield items.pop()
-                token = meta.get("continue") or None
-                if not token:
-                    last.update(meta)
-                    return
-
-        self.listed(scope, pods())
-        return str(last.get("resourceVersion") or "")
-
-    def _watch(self, scope: str | None, version: str) -> str | None:
-        """Follow one watch from ``version``; the last resourceVersion seen, or None to list again."""
-        response = self._request(scope, watch_query(version, WATCH_SECONDS), (10, WATCH_SECONDS + 30))
-        self._responses[scope] = response
-        try:
-            for kind, pod in watch_events(response):
-                if self._stopping.is_set():
-                    return version
-                version = str((pod.get("metadata") or {}).get("resourceVersion") or version)
-                if kind in ("ADDED", "MODIFIED", "DELETED"):
-                    self.event(kind, pod)
-        except Expired:
-            return None
-        finally:
-            self._responses.pop(scope, None)
-            response.close()
-            response.release_conn()
-        return version
-
-
-def _brief(error: BaseException) -> str:
-    if isinstance(error, KubeError):
-        return str(error)  # the API server's message: what RBAC or the server refused
-    return f"{type(error).__name__}: {error}"[:300]

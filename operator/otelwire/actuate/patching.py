@@ -19,10 +19,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from otelwire.handlers.kube import MANAGER, Kube, KubeError, workload_path
+from otelwire.kube.client import MANAGER, Kube, KubeError, workload_path
 from otelwire.plan import selecting, serverside
+from otelwire.plan.parts import INJECTED_ANNOTATION, OWNER_ANNOTATION, Workload
 from otelwire.plan.planning import plan_for
-from otelwire.plan.plans import INJECTED_ANNOTATION, OWNER_ANNOTATION, Workload
 from otelwire.plan.workloads import PATCHABLE_KINDS
 from otelwire.spec.model import MonitoredService
 
