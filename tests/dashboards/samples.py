@@ -33,8 +33,8 @@ from otelwire import metrics
 from otelwire.assess import assess
 from otelwire.assess.facts import ProbeResult
 from otelwire.plan.environment import container_env
+from otelwire.plan.parts import INJECTED_ANNOTATION
 from otelwire.plan.planning import plan_for
-from otelwire.plan.plans import INJECTED_ANNOTATION
 from otelwire.plan.workloads import owner_of_pod
 from otelwire.spec.model import MonitoredService, parse_monitored_service
 from otelwire.webhook.reviewing import Reviewer

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from otelwire.assess import ClockFacts, ProbeResult, assess, assess_invalid
+from otelwire.plan.parts import INJECTED_ANNOTATION
 from otelwire.plan.planning import plan_for
-from otelwire.plan.plans import INJECTED_ANNOTATION
 from otelwire.plan.workloads import owner_of_pod
 from otelwire.spec.model import MonitoredService, parse_monitored_service
 from otelwire.spec.problems import InvalidSpec

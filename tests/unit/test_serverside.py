@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from cel_cases import monitored_service
 from otelwire.plan import serverside
+from otelwire.plan.parts import Plan, Workload
 from otelwire.plan.planning import plan_for
-from otelwire.plan.plans import Plan, Workload
 from otelwire.spec import parse_monitored_service
 
 NS = "shop"

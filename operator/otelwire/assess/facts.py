@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from otelwire.plan.plans import (
+from otelwire.plan.parts import (
     INJECTED_ANNOTATION,
     ISTIO_PROMETHEUS_ENV,
     ISTIO_PROXY_CONFIG,

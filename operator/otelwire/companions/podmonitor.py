@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from otelwire.plan.plans import SERVICE_LABEL
+from otelwire.plan.parts import SERVICE_LABEL
 from otelwire.spec.model import MonitoredService
 
 API_VERSION = "monitoring.coreos.com/v1"

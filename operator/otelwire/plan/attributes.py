@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, unquote
 
-from otelwire.plan.plans import Workload
+from otelwire.plan.parts import Workload
 
 # Characters safe to leave literal in a value: unreserved URI characters.
 _SAFE = "-._~"

@@ -48,7 +48,7 @@ import yaml
 
 from otelwire.plan import attributes
 from otelwire.plan.environment import DOWNWARD_NAMES, RESOURCE_ATTRIBUTES
-from otelwire.plan.plans import (
+from otelwire.plan.parts import (
     INJECTED_ANNOTATION,
     ISTIO_LABELS,
     ISTIO_PROMETHEUS_ENV,

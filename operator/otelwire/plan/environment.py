@@ -3,13 +3,13 @@
 Kubernetes expands ``$(VAR)`` only for variables defined *earlier* in the same
 list, so the downward-API variables come first, then the service name, the
 resource attributes that reference them, the exporter, propagation and
-sampling, and the metrics path (DESIGN.md, "What gets injected").
+sampling, and the metrics path (docs/design.md, "What gets injected").
 """
 
 from __future__ import annotations
 
 from otelwire.plan import attributes
-from otelwire.plan.plans import EnvVar, Workload
+from otelwire.plan.parts import EnvVar, Workload
 from otelwire.spec.model import MonitoredService
 
 POD_NAME = "OTEL_K8S_POD_NAME"

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from otelwire.plan import environment, selecting
-from otelwire.plan.plans import (
+from otelwire.plan.parts import (
     ISTIO_CANONICAL_NAME,
     ISTIO_CANONICAL_REVISION,
     ISTIO_DEFAULT_REVISION,

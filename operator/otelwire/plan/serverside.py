@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from otelwire.plan.changing import port_changes
-from otelwire.plan.plans import ISTIO_PROXY_CONFIG, ContainerPlan, ContainerPort, Plan
+from otelwire.plan.parts import ISTIO_PROXY_CONFIG, ContainerPlan, ContainerPort, Plan
 
 API_VERSIONS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1"}
 

@@ -29,8 +29,7 @@ from typing import Any
 
 from otelwire import metrics
 from otelwire.plan import changing
-from otelwire.plan.planning import plan_for
-from otelwire.plan.plans import (
+from otelwire.plan.parts import (
     ISTIO_PROMETHEUS_ENV,
     ISTIO_PROXY_CONFIG,
     PROMETHEUS_PORT,
@@ -38,6 +37,7 @@ from otelwire.plan.plans import (
     Plan,
     Workload,
 )
+from otelwire.plan.planning import plan_for
 from otelwire.plan.workloads import owner_of_pod
 from otelwire.spec.model import LabelSelector, MonitoredService
 
