@@ -5,8 +5,8 @@ machine, and the whole suite must stay under 30 minutes, so every test shares on
 plane and isolates itself with its own namespace (``plane.create_namespace``).
 
 * ``plane`` — etcd, kube-apiserver and a housekeeping controller manager
-  (:class:`tests.plane.LocalPlane`), or the cluster named by ``OTELWIRE_E2E_KUBECONFIG``
-  (:class:`tests.plane.ExternalPlane`). Attributes: ``kubeconfig``, ``server``,
+  (:class:`plane.LocalPlane`), or the cluster named by ``OTELWIRE_E2E_KUBECONFIG``
+  (:class:`plane.ExternalPlane`). Attributes: ``kubeconfig``, ``server``,
   ``version``, ``bin_dir``, ``kubectl(*args, input=None, check=True)``.
 * ``plane_nodes`` — the same plane, plus the full controller manager, kube-scheduler
   and kwok with three fake Nodes, started the first time a test asks for it.
@@ -16,7 +16,8 @@ A test that uses either fixture is marked ``controlplane`` (and ``nodes`` for
 tests that need the plane. Missing binaries fail those tests with the command to run
 (``make controlplane``); they are never skipped silently.
 
-The plane code lives in ``tests/plane.py``; docs/testing.md is the how-to.
+The plane code lives in the package ``tests/plane/`` (imported as ``plane``: this file puts
+``tests/`` on ``sys.path``); docs/testing.md is the how-to.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from plane import (
 )
 
 CRD_FILE = REPO_ROOT / "crds" / "monitoredservices.otelwire.io.yaml"
-PLANE_SCRIPT = REPO_ROOT / "tests" / "plane.py"
+PLANE_SCRIPT = REPO_ROOT / "tests" / "plane"  # the package; its __main__.py starts a plane
 PROBE_TESTS = Path(__file__).with_name("interrupt_probe.py")
 
 
@@ -337,7 +337,7 @@ def test_stop_leaves_no_process_and_no_files() -> None:
 
 
 def _child_plane() -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    """A plane started by `python tests/plane.py` in a child process; returns it and its JSON line.
+    """A plane started by `python tests/plane` in a child process; returns it and its JSON line.
 
     Its SIGINT is Python's KeyboardInterrupt, as in a terminal, even when this suite runs where
     SIGINT is ignored (a background job of a non-interactive shell, ``nohup``): a child inherits

@@ -10,7 +10,7 @@
 #     etcd                                                             (go.etcd.io/etcd/server/v3)
 #     kwok                                                             (sigs.k8s.io/kwok)
 #   .cache/controlplane/$KUBERNETES_VERSION/kwok-stages.yaml          (kwok's upstream "fast" stages)
-# and tests/plane.py starts them. A group whose inputs (versions.env, its go.mod and
+# and tests/plane/ starts them. A group whose inputs (versions.env, its go.mod and
 # go.sum, the Go version, this recipe) are unchanged since its last build is skipped,
 # so a warm run costs a second. Finished binaries are also kept, by that inputs hash,
 # in a machine-wide store ($OTELWIRE_CONTROLPLANE_STORE, default

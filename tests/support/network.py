@@ -13,7 +13,7 @@ and is reached by the API server at the address its EndpointSlice names.  A
   the other hosts, nothing else.
 
 The plane routes webhooks only to EndpointSlice addresses in this subnet
-(``tests/plane.py``, ``_GUARD_POLICY``).  Everything is removed on :meth:`close`.
+(``tests/plane/local.py``, ``_GUARD_POLICY``).  Everything is removed on :meth:`close`.
 Needs root (``ip netns``, ``ip link``), as the CI machine runs the suite.
 """
 
