@@ -47,10 +47,10 @@ from typing import Any
 
 import pytest
 import yaml
+from jsonpatch import apply_patch
 from otelwire.plan import attributes, owner_of_pod, plan_for
 from otelwire.spec import MonitoredService, parse_monitored_service
 from otelwire.webhook.reviewing import Reviewer
-from support.jsonpatch import apply_patch
 
 from partners import ROOT, binary, files
 

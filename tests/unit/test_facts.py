@@ -13,13 +13,13 @@ import json
 from typing import Any
 
 from cel_cases import monitored_service
+from jsonpatch import apply_patch
 from otelwire.assess import assess
 from otelwire.assess.facts import ProbeResult, pod_skeleton, shared_strings
 from otelwire.plan.planning import plan_for
 from otelwire.plan.workloads import owner_of_pod
 from otelwire.spec import parse_monitored_service
 from otelwire.webhook.reviewing import Reviewer
-from support.jsonpatch import apply_patch
 
 NS = "shop"
 

@@ -2,7 +2,7 @@
 
 Every template in ``TEMPLATES`` goes through the same battery: the kubelet's
 ``$(VAR)`` expansion resolves every reference, applying twice equals applying
-once, the JSON patch (applied by ``tests/support/jsonpatch.py``) equals
+once, the JSON patch (applied by the ``jsonpatch`` package) equals
 ``apply``, and the patch is ``add``-only when nothing the user wrote differs.
 Focused tables follow for env contents, resource attributes, containers,
 conflicts, Istio, Prometheus, the digest and pod ownership.
@@ -20,6 +20,7 @@ from urllib.parse import unquote
 import pytest
 import yaml
 from cel_cases import monitored_service
+from jsonpatch import apply_patch
 from otelwire.plan import (
     INJECTED_ANNOTATION,
     Workload,
@@ -33,7 +34,7 @@ from otelwire.plan import (
     template_of,
     workload_of,
 )
-from otelwire.plan.plans import (
+from otelwire.plan.parts import (
     ISTIO_CANONICAL_NAME,
     ISTIO_CANONICAL_REVISION,
     ISTIO_PROXY_CONFIG,
@@ -43,7 +44,6 @@ from otelwire.plan.plans import (
 from otelwire.spec import KNOWN_SIDECARS, MonitoredService, parse_monitored_service
 from otelwire.webhook.reviewing import Reviewer
 from support import kubelet
-from support.jsonpatch import apply_patch
 
 NS = "shop"
 OTEL_NAME = OTEL_SERVICE_NAME_ANNOTATION  # resource.opentelemetry.io/service.name
