@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 EXAMPLE ?= manifests/examples/order-service.yaml
 
-.PHONY: all render install lint test pytest gotest controlplane partners system-deps crd dashboards clean
+.PHONY: all render install lint test unit pytest gotest controlplane partners system-deps crd dashboards clean
 
 all: test
 
@@ -46,6 +46,10 @@ system-deps:
 
 gotest:
 	cd tools/otelvet && go test -timeout 20m ./...
+
+# The pure, fast tests (under a minute on 2 cores): nothing built or installed beyond the venv.
+unit: $(STAMP)
+	$(BIN)/pytest -m 'not controlplane and not go and not binaries' tests/unit tests/shell tests/bench tests/e2e/test_kubeenv.py
 
 pytest: $(STAMP) controlplane partners system-deps
 	$(BIN)/pytest

@@ -83,6 +83,7 @@ def test_the_chrony_pods_get_a_priority_class_only_when_asked(flags: list[str], 
     assert daemonset["spec"]["template"]["spec"].get("priorityClassName") == priority
 
 
+@pytest.mark.binaries  # Debian's chronyd (make system-deps)
 @pytest.mark.parametrize(
     "servers",
     [pytest.param([], id="defaults"), pytest.param(["time.example.com", "pool.ntp.org"], id="custom")],
@@ -96,6 +97,7 @@ def test_the_generated_chrony_conf_is_accepted_by_real_chronyd(tmp_path: Path, s
         assert server in result.stdout
 
 
+@pytest.mark.binaries  # Debian's chronyd (make system-deps)
 def test_real_chronyd_rejects_a_broken_conf(tmp_path: Path) -> None:
     """The check above can fail: chronyd -p does judge the file."""
     conf = tmp_path / "chrony.conf"

@@ -5,6 +5,9 @@ properties that matter (pinned bases, non-root, exec-form entrypoint); the
 kustomize base is rendered with the kubectl built for the test plane and its
 security posture asserted; the webhook configuration must equal what
 ``otelwire.webhook.registering`` generates.
+
+The kustomize tests are marked ``binaries`` (they need ``make controlplane``'s kubectl), so
+``make unit`` leaves them out; ``make test`` runs them.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ def _kustomize(path: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(out.stdout) if d]
 
 
+@pytest.mark.binaries  # the plane's kubectl (make controlplane)
 def test_the_default_base_installs_everything() -> None:
     kinds = {(d["kind"], d["metadata"]["name"]) for d in _kustomize("manifests/default")}
     for expected in [
@@ -84,6 +88,7 @@ def test_the_default_base_installs_everything() -> None:
         assert expected in kinds, f"{expected} missing from manifests/default"
 
 
+@pytest.mark.binaries  # the plane's kubectl (make controlplane)
 def test_the_operator_deployment_is_locked_down() -> None:
     (deployment,) = [d for d in _kustomize("manifests/default") if d["kind"] == "Deployment"]
     spec = deployment["spec"]["template"]["spec"]
@@ -100,6 +105,7 @@ def test_the_operator_deployment_is_locked_down() -> None:
     assert container["livenessProbe"] and container["readinessProbe"]
 
 
+@pytest.mark.binaries  # the plane's kubectl (make controlplane)
 def test_each_namespace_gets_the_pod_security_level_it_needs() -> None:
     """The operator's namespace stays restricted; chrony's CAP_SYS_TIME is admitted only at privileged."""
     docs = _kustomize("manifests/default")
@@ -121,6 +127,7 @@ def test_each_namespace_gets_the_pod_security_level_it_needs() -> None:
     assert namespaced == {OPERATOR_NAMESPACE, CHRONY_NAMESPACE}
 
 
+@pytest.mark.binaries  # the plane's kubectl (make controlplane)
 def test_rbac_has_no_wildcards_secrets_or_exec() -> None:
     roles = [
         d for d in _kustomize("manifests/rbac") + _kustomize("manifests/chrony") if d["kind"] in ("ClusterRole", "Role")
