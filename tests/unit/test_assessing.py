@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from cel_cases import monitored_service
-from otelwire.assess import ProbeResult, assess
+from otelwire.assess import ClockFacts, ProbeResult, assess
 from otelwire.assess.assessing import conflicts_status, kept_value
 from otelwire.plan import Conflict, apply, plan_for
 from otelwire.plan.workloads import owner_of_pod
@@ -139,6 +139,161 @@ def test_a_long_value_is_clipped_to_what_the_crd_allows() -> None:
     item = kept_value("Pod p", Conflict("label", "x", "v" * 300, "w"))
     listed, _ = conflicts_status([item], None)
     assert len(listed["items"][0]["value"]) == 256 and listed["items"][0]["value"].endswith("...")
+
+
+# ---------------------------------------------------------------- every condition reason, one row each
+
+
+def _outdated(ms: MonitoredService) -> dict[str, Any]:
+    """A pod admitted under an older plan (its digest is another one's)."""
+    found = pod(ms)
+    found["metadata"]["annotations"]["otelwire.io/injected"] = "0123456789abcdef"
+    return found
+
+
+def _missing(ms: MonitoredService) -> dict[str, Any]:
+    """A pod created while the webhook was unreachable: no otelwire configuration at all."""
+    found = pod(ms)
+    found["metadata"]["annotations"] = {}
+    found["spec"]["containers"][0]["env"] = []
+    return found
+
+
+def _renamed(ms: MonitoredService) -> dict[str, Any]:
+    """A pod of a Deployment that is not named after the service."""
+    return pod(ms, "billing-7d9f8c6b5-a", deployment="billing")
+
+
+UNREACHABLE = ProbeResult("http://collector:4318", False, "TCP connect to collector:4318 failed: refused")
+UDP = ProbeResult("udp://jaeger-agent:6831", None, "a Jaeger agent listens on UDP, which cannot be probed")
+SYNCED = ClockFacts(("node-1",), ("node-1",))
+LAGGING = ClockFacts(("node-1", "node-2"), ("node-1",))
+
+# (id, spec, pods, probe, clock, condition type, status, reason)
+REASONS: list[Any] = [
+    ("valid", {}, [pod], REACHABLE, None, "ConfigValid", "True", "Valid"),
+    ("no-pods", {}, [], REACHABLE, None, "Injected", "False", "NoMatchingPods"),
+    ("missing", {}, [_missing], REACHABLE, None, "Injected", "False", "PodsNotInjected"),
+    ("outdated", {}, [_outdated], REACHABLE, None, "Injected", "False", "PodsOutdated"),
+    ("all-injected", {}, [pod], REACHABLE, None, "Injected", "True", "AllPodsInjected"),
+    (
+        "export-off",
+        {"metrics": {"exporter": "none"}, "tracing": {"exporter": "none"}},
+        [pod],
+        None,
+        None,
+        "CollectorReachable",
+        "True",
+        "ExportDisabled",
+    ),
+    ("udp-agent", {}, [pod], UDP, None, "CollectorReachable", "Unknown", "NotProbeable"),
+    ("reachable", {}, [pod], REACHABLE, None, "CollectorReachable", "True", "Reachable"),
+    ("unreachable", {}, [pod], UNREACHABLE, None, "CollectorReachable", "False", "Unreachable"),
+    ("names-agree", {}, [pod], REACHABLE, None, "ServiceNameConsistent", "True", "NamesAgree"),
+    ("names-disagree", {}, [_renamed], REACHABLE, None, "ServiceNameConsistent", "False", "NamesDisagree"),
+    ("names-no-pods", {}, [], REACHABLE, None, "ServiceNameConsistent", "Unknown", "NoMatchingPods"),
+    ("clock-synced", {"clock": {"sync": "chrony"}}, [pod], REACHABLE, SYNCED, "ClockSynced", "True", "Synced"),
+    (
+        "clock-lagging",
+        {"clock": {"sync": "chrony"}},
+        [pod],
+        REACHABLE,
+        LAGGING,
+        "ClockSynced",
+        "False",
+        "NodesNotSynced",
+    ),
+    (
+        "clock-no-daemonset",
+        {"clock": {"sync": "chrony"}},
+        [pod],
+        REACHABLE,
+        None,
+        "ClockSynced",
+        "Unknown",
+        "DaemonSetPending",
+    ),
+    ("ready", {}, [pod], REACHABLE, None, "Ready", "True", "Ready"),
+    ("ready-despite-udp", {}, [pod], UDP, None, "Ready", "True", "Ready"),  # nobody can probe UDP
+    ("not-ready-first-failing", {}, [_missing], UNREACHABLE, None, "Ready", "False", "PodsNotInjected"),
+    ("not-ready-collector", {}, [pod], UNREACHABLE, None, "Ready", "False", "Unreachable"),
+    ("reconciled", {}, [pod], REACHABLE, None, "Reconciling", "False", "Reconciled"),
+    (
+        "rolling-out",
+        {"injection": {"restartOutdated": True}},
+        [_outdated],
+        REACHABLE,
+        None,
+        "Reconciling",
+        "True",
+        "RolloutInProgress",
+    ),
+    (
+        "patch-mode-rolling",
+        {"injection": {"mode": "patch"}},
+        [_missing],
+        REACHABLE,
+        None,
+        "Reconciling",
+        "True",
+        "RolloutInProgress",
+    ),
+    ("not-stalled", {}, [pod], REACHABLE, None, "Stalled", "False", "Valid"),
+]
+
+
+@pytest.mark.parametrize(
+    ("spec", "pods", "probe", "clock", "type_", "status", "reason"),
+    [pytest.param(*row[1:], id=row[0]) for row in REASONS],
+)
+def test_each_condition_reason(
+    spec: dict[str, Any],
+    pods: list[Any],
+    probe: ProbeResult | None,
+    clock: ClockFacts | None,
+    type_: str,
+    status: str,
+    reason: str,
+) -> None:
+    ms = make_ms(spec)
+    found = assess(ms, [make(ms) for make in pods], probe=probe, clock=clock, previous=(), now=NOW)
+    condition = found.conditions[type_]
+    assert (condition["status"], condition["reason"]) == (status, reason), condition["message"]
+    assert condition["message"] and condition["observedGeneration"] == ms.generation
+    assert found.ready is (found.conditions["Ready"]["status"] == "True")
+
+
+def test_an_invalid_spec_is_stalled_not_ready_and_says_why() -> None:
+    from otelwire.assess import assess_invalid
+    from otelwire.spec import InvalidSpec, SpecProblem
+
+    error = InvalidSpec([SpecProblem("spec.serviceName", "must not be empty")], "MonitoredService shop/x")
+    found = assess_invalid(error, generation=4, previous=(), now=NOW)
+    summary = {t: (c["status"], c["reason"]) for t, c in found.conditions.items()}
+    assert summary == {
+        "Ready": ("False", "InvalidSpec"),
+        "Reconciling": ("False", "InvalidSpec"),
+        "Stalled": ("True", "InvalidSpec"),
+        "ConfigValid": ("False", "InvalidSpec"),
+    }
+    assert "spec.serviceName: must not be empty" in found.conditions["ConfigValid"]["message"]
+    assert not found.ready and found.status["observedGeneration"] == 4
+
+
+def test_a_condition_keeps_its_transition_time_until_its_status_flips() -> None:
+    ms = make_ms()
+    first = assess(ms, [pod(ms)], probe=REACHABLE, clock=None, previous=(), now="2026-12-06T20:00:00Z")
+    same = assess(
+        ms, [pod(ms)], probe=REACHABLE, clock=None, previous=first.status["conditions"], now="2026-12-06T21:00:00Z"
+    )
+    flipped = assess(
+        ms, [pod(ms)], probe=UNREACHABLE, clock=None, previous=same.status["conditions"], now="2026-12-06T22:00:00Z"
+    )
+    assert same.conditions["Ready"]["lastTransitionTime"] == "2026-12-06T20:00:00Z"
+    assert same.transitions == ()
+    assert flipped.conditions["Ready"]["lastTransitionTime"] == "2026-12-06T22:00:00Z"
+    assert flipped.conditions["Injected"]["lastTransitionTime"] == "2026-12-06T20:00:00Z"
+    assert [t[0] for t in flipped.transitions] == ["Ready", "CollectorReachable"]
 
 
 # ---------------------------------------------------------------- the names other systems read
