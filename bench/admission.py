@@ -23,8 +23,8 @@ What runs, each in its own process, all on 127.0.0.1:
 Per concurrency (1, 8, 64): a warm-up against each target, then rounds in
 alternating order (A B, B A, ...) so that machine noise falls on all targets;
 percentiles are over all rounds' samples.  Loops are bounded in count and
-time.  The table goes to stdout, the JSON to
-``bench/results/admission-<timestamp>.json`` and ``admission-latest.json``.
+time.  The table goes to stdout, the JSON to ``bench/results/admission.json``
+(the reference; see ``recording``).
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import admission_data  # noqa: E402
+import recording  # noqa: E402
 
-RESULTS = HERE / "results"
 CONCURRENCY = (1, 8, 64)
 PHASE_TIMEOUT = 60.0  # seconds: no single phase runs longer, whatever its count
 START_TIMEOUT = 30.0
@@ -655,8 +655,6 @@ def table(result: Mapping[str, Any]) -> str:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     config = profile(args.quick, args.requests)
     config["concurrency"] = list(args.concurrency)
-    results_dir = Path(args.results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
     started = datetime.datetime.now(datetime.UTC)
     load_at_start = os.getloadavg()
     budget = 1800.0
@@ -717,10 +715,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
     }
     result["machine"]["loadavg_at_end"] = list(os.getloadavg())
-    stamp = started.strftime("%Y%m%dT%H%M%SZ")
-    text = json.dumps(result, indent=1, sort_keys=False)
-    (results_dir / f"admission-{stamp}.json").write_text(text)
-    (results_dir / "admission-latest.json").write_text(text)
+    result["written"] = str(recording.record("admission", result, quick=args.quick, output=args.output))
     return result
 
 
@@ -730,7 +725,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, help="requests per phase (overrides the profile)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=list(CONCURRENCY))
     parser.add_argument("--compare-ref", help="also serve the webhook files of this git ref (e.g. HEAD)")
-    parser.add_argument("--results-dir", default=str(RESULTS))
+    parser.add_argument(
+        "--output", help="where the JSON goes (default: bench/results/admission.json; --quick: a temp file)"
+    )
     parser.add_argument("--profile-dir", help="sample every server with pyinstrument; reports go here")
     parser.add_argument(
         "--loop",
@@ -766,7 +763,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return load(Path(args.load), Path(args.result))
     result = run(args)
     print(table(result))
-    print(f"\nwritten: {Path(args.results_dir) / 'admission-latest.json'}")
+    print(f"\nwritten: {result['written']}")
     return 0
 
 

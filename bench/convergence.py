@@ -4,7 +4,7 @@
     .venv/bin/python bench/convergence.py --sizes 1000        # one size
     .venv/bin/python bench/convergence.py --quick             # sizes 100 (smoke)
 
-A real control plane (``tests/plane.py``'s ``LocalPlane``) with the full
+A real control plane (``tests/plane/``'s ``LocalPlane``) with the full
 controller manager, the scheduler and kwok fake Nodes is started once, the CRD
 applied and a loopback OTLP/HTTP collector started (so ``CollectorReachable``
 holds).  For each size N, in a fresh namespace:
@@ -34,8 +34,10 @@ not-True is counted (``ready_regressions``).  The operator's CPU time
 (``/proc/<pid>/stat`` utime + stime) is recorded at the start of the clock
 and at the end.
 
-Table to stdout, JSON to ``bench/results/convergence-<timestamp>.json`` and
-``convergence-latest.json``, plot to ``docs/convergence.png``.
+Table to stdout, JSON to ``bench/results/convergence.json`` (the reference;
+see ``recording``), plot to ``docs/convergence.png``.  ``--tunings`` also runs
+the operator with each kopf tuning undone (``bench/tunings.py``) and then as
+shipped once more, so the difference can be read against the spread.
 """
 
 from __future__ import annotations
@@ -62,15 +64,22 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import kubernetes  # noqa: E402
+import recording  # noqa: E402
 from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api, CustomObjectsApi  # noqa: E402
 from kubernetes.client.exceptions import ApiException  # noqa: E402
 from plane import LocalPlane  # noqa: E402
 from reconcile.harness import Collector, Operator, deployment, install_crd, monitored_service  # noqa: E402
 
-RESULTS = HERE / "results"
 DOCS = ROOT / "docs"
 GROUP, VERSION, PLURAL = "otelwire.io", "v1alpha1", "monitoredservices"
 PODS_PER_NODE = 110
+OTELWIRE = (sys.executable, "-m", "otelwire.cli.main")  # the operator as shipped
+# --tunings: the operator as shipped but for one kopf tuning undone (bench/tunings.py): a command and
+# the environment it adds.
+TUNINGS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "kopf-storages": ((sys.executable, str(HERE / "tunings.py"), "kopf-storages"), {}),
+    "idle-workers-5s": (OTELWIRE, {"OTELWIRE_WORKER_IDLE_TIMEOUT": "5"}),
+}
 CREATE_THREADS = 16
 BASELINE_THREADS = 8
 
@@ -557,11 +566,19 @@ def webhook_latency(before: dict[str, float], after: dict[str, float]) -> dict[s
 
 
 def operator_run(
-    plane: LocalPlane, api: ApiClient, n: int, endpoint: str, workdir: Path, timeout: float, cleanup: bool = True
+    plane: LocalPlane,
+    api: ApiClient,
+    n: int,
+    endpoint: str,
+    workdir: Path,
+    timeout: float,
+    cleanup: bool = True,
+    variant: str = "shipped",
 ) -> dict[str, Any]:
-    namespace = f"converge-{n}"
+    namespace = f"converge-{n}" if variant == "shipped" else f"converge-{n}-{variant}"
     create_namespace(api, namespace)
-    op = Operator(plane, workdir, interval=10.0, verbose=False)
+    command, env = TUNINGS.get(variant.removesuffix("-again"), (OTELWIRE, {}))
+    op = Operator(plane, workdir, interval=10.0, verbose=False, command=command, env={**os.environ, **env})
     op.start(timeout=120)
     custom, apps = CustomObjectsApi(api), AppsV1Api(api)
     names = [f"svc-{i:05d}" for i in range(n)]
@@ -577,7 +594,7 @@ def operator_run(
         for name in names
     ]
     samples: list[dict[str, float]] = []
-    result: dict[str, Any] = {"n": n, "namespace": namespace}
+    result: dict[str, Any] = {"n": n, "namespace": namespace, "variant": variant}
     pid = op.process.pid if op.process else 0
     watch_api = client(plane.kubeconfig, pool=4)
     services = WatchedServices(watch_api, namespace, n)
@@ -675,6 +692,12 @@ def operator_run(
         )
         delete_namespace(api, namespace, timeout=300)
     return result
+
+
+def variant_summary(run: dict[str, Any]) -> dict[str, Any]:
+    """The figures by which the variants of one size are compared."""
+    keys = ("status_seconds", "ready_seconds", "operator_cpu_seconds", "operator_rss_kb", "ready_regressions", "error")
+    return {key: run.get(key) for key in keys if key in run}
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -777,6 +800,14 @@ def main(argv: list[str] | None = None) -> int:
         help="for sizes up to MAX_N, also time the same Deployments with no operator (the plane's own time)",
     )
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument(
+        "--tunings",
+        action="store_true",
+        help="per size, also run the operator with each kopf tuning undone, then as shipped again (the spread)",
+    )
+    parser.add_argument(
+        "--output", help="where the JSON goes (default: bench/results/convergence.json; --quick: a temp file)"
+    )
     parser.add_argument("--plot-only", type=Path, help="redraw docs/convergence.png from a results JSON and exit")
     args = parser.parse_args(argv)
     if args.plot_only:
@@ -809,10 +840,23 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"   all pods Running {_fmt(floor['seconds'])}s ({floor['running']} Running)", flush=True)
                 print(f"   CPU seconds during the run: {floor['cpu_seconds_during_run']}", flush=True)
             print(f"== N={n}: operator", flush=True)
-            try:
-                run = operator_run(plane, api, n, collector.endpoint, workdir, args.timeout, cleanup=n != sizes[-1])
-            except Exception as error:  # a size that does not fit is reported, not fatal
-                run = {"n": n, "error": repr(error), "ready_seconds": None, "status_seconds": None, "timed_out": True}
+            variants = ["shipped", *TUNINGS, "shipped-again"] if args.tunings else ["shipped"]
+            runs: dict[str, dict[str, Any]] = {}
+            for variant in variants:
+                if variant != "shipped":
+                    print(f"== N={n}: operator, {variant}", flush=True)
+                last = n == sizes[-1] and variant == variants[-1]
+                try:
+                    runs[variant] = operator_run(
+                        plane, api, n, collector.endpoint, workdir, args.timeout, cleanup=not last, variant=variant
+                    )
+                except Exception as error:  # a size that does not fit is reported, not fatal
+                    runs[variant] = {"n": n, "error": repr(error), "ready_seconds": None, "timed_out": True}
+                if variant != "shipped":
+                    print(f"   {variant}: {variant_summary(runs[variant])}", flush=True)
+            run = runs["shipped"]
+            if args.tunings:
+                run["variants"] = {name: variant_summary(r) for name, r in runs.items()}
             if "error" in run:
                 print(f"   error: {run['error']}", flush=True)
             else:
@@ -845,9 +889,7 @@ def main(argv: list[str] | None = None) -> int:
         plane.stop()
         collector.close()
     report = {"benchmark": "convergence", "timestamp": stamp, "machine": info, "nodes": nodes, "results": results}
-    RESULTS.mkdir(exist_ok=True)
-    for path in (RESULTS / f"convergence-{stamp}.json", RESULTS / "convergence-latest.json"):
-        path.write_text(json.dumps(report, indent=2) + "\n")
+    written = recording.record("convergence", report, quick=args.quick, output=args.output)
     print()
     print(
         f"{'N':>6} {'applied s':>10} {'status s':>9} {'ready s':>8} {'baseline s':>11} {'ratio':>6} "
@@ -863,7 +905,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{f(r.get('ready_seconds')):>8} {f(r['baseline_seconds']):>11} {f(r.get('ratio')):>6} "
             f"{'yes' if r['meets_60s'] else 'no':>6} {'yes' if r['meets_3x'] else 'no':>5}"
         )
-    print(f"\nresults: {RESULTS / f'convergence-{stamp}.json'}")
+    print(f"\nresults: {written}")
     if not args.no_plot and results:
         plot(results, DOCS / "convergence.png")
         print(f"plot: {DOCS / 'convergence.png'}")

@@ -4,7 +4,7 @@
     .venv/bin/python bench/memory.py --pods 100,1000          # fewer steps
     .venv/bin/python bench/memory.py --quick                  # 100 services, P = 100,500
 
-A real control plane (``tests/plane.py``'s ``LocalPlane``: etcd, kube-apiserver,
+A real control plane (``tests/plane/``'s ``LocalPlane``: etcd, kube-apiserver,
 housekeeping controllers; no scheduler, no nodes) is started, the CRD applied
 and a loopback OTLP/HTTP collector started.  Two processes run side by side,
 started at the same moment against the same plane:
@@ -31,8 +31,9 @@ and what each process keeps are the same as for Running pods, minus status
 churn.  After each step RSS is sampled every 2 s until it is stable (three
 samples within 1 MB) or 60 s.
 
-Table to stdout, JSON to ``bench/results/memory-<timestamp>.json`` and
-``memory-latest.json``, plot to ``docs/memory.png``.
+Table to stdout, JSON to ``bench/results/memory.json`` (the reference; see
+``recording``), plot to ``docs/memory.png``.  ``--tunings`` adds restarts with
+each kopf tuning undone (``bench/tunings.py``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import functools
-import json
 import os
 import subprocess
 import sys
@@ -50,10 +50,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import recording
 from convergence import (
     CREATE_THREADS,
     DOCS,
-    RESULTS,
     client,
     count_states,
     create_namespace,
@@ -70,6 +70,9 @@ from reconcile.harness import Collector, Operator, monitored_service
 
 NAMESPACE = "memory-bench"
 PAGE = Options.list_chunk_size  # otelwire's default page of a list
+SHIPPED = f"restart, lists in pages of {PAGE}"  # the restart of the operator as shipped
+HERE = Path(__file__).resolve().parent
+OTELWIRE = (sys.executable, "-m", "otelwire.cli.main")  # the operator as shipped
 IDLE_SETTLE = 10.0
 
 BASELINE_SOURCE = """
@@ -202,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step-timeout", type=float, default=600.0, help="seconds allowed to create one step's pods")
     parser.add_argument("--reassess-interval", type=float, default=3600.0, help="the operator's (default 3600)")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--tunings", action="store_true", help="also restart with each kopf tuning undone")
+    parser.add_argument(
+        "--output", help="where the JSON goes (default: bench/results/memory.json; --quick: a temp file)"
+    )
     args = parser.parse_args(argv)
     services = 100 if args.quick else args.services
     counts = [100, 500] if args.quick else [int(p) for p in args.pods.split(",") if p.strip()]
@@ -300,19 +307,33 @@ def main(argv: list[str] | None = None) -> int:
         )
         # A restart finds every object already there: kopf lists them all at once. Both
         # processes restart; the operator listing in one response (kopf's default), in pages of
-        # 500 (otelwire's default before the tenth session), and in otelwire's default pages.
-        for label, chunk in (
-            ("restart, lists in one response", "0"),
-            ("restart, lists in pages of 500", "500"),
-            (f"restart, lists in pages of {PAGE}", str(PAGE)),
-        ):
+        # 500, and in otelwire's default pages; then, with --tunings, as shipped but for one kopf
+        # tuning undone (bench/tunings.py).
+        variants: list[tuple[str, dict[str, str], tuple[str, ...] | None]] = [
+            ("restart, lists in one response", {"OTELWIRE_LIST_CHUNK_SIZE": "0"}, None),
+            ("restart, lists in pages of 500", {"OTELWIRE_LIST_CHUNK_SIZE": "500"}, None),
+            (SHIPPED, {"OTELWIRE_LIST_CHUNK_SIZE": str(PAGE)}, None),
+        ]
+        if args.tunings:
+            variants += [
+                ("restart, kopf's own storages", {}, (sys.executable, str(HERE / "tunings.py"), "kopf-storages")),
+                ("restart, idle workers wait 5 s", {"OTELWIRE_WORKER_IDLE_TIMEOUT": "5"}, None),
+            ]
+        for label, env, command in variants:
             operator.stop()
             stop_process(baseline)
-            os.environ["OTELWIRE_LIST_CHUNK_SIZE"] = chunk
+            for name in ("OTELWIRE_LIST_CHUNK_SIZE", "OTELWIRE_WORKER_IDLE_TIMEOUT"):
+                os.environ.pop(name, None)
+            os.environ.update(env)
             baseline = start_baseline(plane.kubeconfig, workdir)
-            operator = Operator(plane, workdir, interval=args.reassess_interval, verbose=False, extra=served).start(
-                timeout=300
-            )
+            operator = Operator(
+                plane,
+                workdir,
+                interval=args.reassess_interval,
+                verbose=False,
+                extra=served,
+                command=command or OTELWIRE,
+            ).start(timeout=300)
             assert operator.process is not None
             pids = {"operator": operator.process.pid, "baseline": baseline.pid}
             time.sleep(IDLE_SETTLE)
@@ -320,7 +341,9 @@ def main(argv: list[str] | None = None) -> int:
             restart = {
                 "pods": made,
                 "restart": label,
-                "list_chunk_size": int(chunk),
+                "list_chunk_size": int(os.environ.get("OTELWIRE_LIST_CHUNK_SIZE", PAGE)),
+                "environment": env,
+                "launcher": " ".join(command[1:]) if command else None,
                 "operator_mb": rss["operator"],
                 "baseline_mb": rss["baseline"],
                 "operator_peak_mb": hwm_mb(pids["operator"]),
@@ -332,8 +355,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"bare kopf {rss['baseline']:.1f} MB (peak {restart['baseline_peak_mb']:.1f})",
                 flush=True,
             )
-        os.environ.pop("OTELWIRE_LIST_CHUNK_SIZE", None)
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (tests/plane.py turns it into this): report what was measured
+        for name in ("OTELWIRE_LIST_CHUNK_SIZE", "OTELWIRE_WORKER_IDLE_TIMEOUT"):
+            os.environ.pop(name, None)
+    except (
+        KeyboardInterrupt
+    ):  # Ctrl-C or SIGTERM (tests/plane/processes.py turns it into this): report what was measured
         notes.append(f"interrupted after {len(steps)} step(s); later pod counts not measured")
     finally:
         if operator is not None:
@@ -349,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
             bool(last.get("pods") == 10000 and last["operator_mb"] <= 150) if last.get("pods") == 10000 else None
         ),
         "services_1000_pods_10000_le_150mb_after_restart": (
-            all(r["operator_mb"] <= 150 for r in restarts if r["list_chunk_size"] == PAGE)
+            all(r["operator_mb"] <= 150 for r in restarts if r["restart"] == SHIPPED)
             if last.get("pods") == 10000 and restarts
             else None
         ),
@@ -366,9 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": targets,
         "notes": notes,
     }
-    RESULTS.mkdir(exist_ok=True)
-    for path in (RESULTS / f"memory-{stamp}.json", RESULTS / "memory-latest.json"):
-        path.write_text(json.dumps(report, indent=2) + "\n")
+    written = recording.record("memory", report, quick=args.quick, output=args.output)
     print()
     print(f"{'state':<28} {'otelwire MB':>12} {'bare kopf MB':>13} {'delta MB':>9}")
     print(
@@ -390,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"targets: {targets}")
     for note in notes:
         print(f"note: {note}")
-    print(f"\nresults: {RESULTS / f'memory-{stamp}.json'}")
+    print(f"\nresults: {written}")
     if not args.no_plot and steps:
         plot(steps, idle, DOCS / "memory.png")
         print(f"plot: {DOCS / 'memory.png'}")

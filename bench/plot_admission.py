@@ -1,6 +1,6 @@
 """Plot an admission benchmark result: latency percentiles and throughput vs concurrency.
 
-.venv/bin/python bench/plot_admission.py [bench/results/admission-latest.json] [-o docs/admission-latency.png]
+.venv/bin/python bench/plot_admission.py [bench/results/admission.json] [-o docs/admission-latency.png]
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def plot(result: dict[str, Any], output: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("result", nargs="?", default=str(HERE / "results" / "admission-latest.json"))
+    parser.add_argument("result", nargs="?", default=str(HERE / "results" / "admission.json"))
     parser.add_argument("-o", "--output", default=str(HERE.parent / "docs" / "admission-latency.png"))
     args = parser.parse_args(argv)
     plot(json.loads(Path(args.result).read_text()), Path(args.output))

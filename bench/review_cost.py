@@ -9,8 +9,8 @@ and TLS: for the same request mix (``admission_data``), after one warm pass
 time of ``json.loads`` of the body (the part every webhook pays, the floor
 included) and of the reviewer's answer, serialised as the server sends it.
 Repetitions alternate between implementations; the median repetition is
-reported.  JSON goes to ``bench/results/review-cost-<timestamp>.json`` and
-``review-cost-latest.json``.
+reported.  JSON goes to ``bench/results/review-cost.json`` (the reference; see
+``recording``).
 """
 
 from __future__ import annotations
@@ -35,8 +35,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import admission_data  # noqa: E402
-
-RESULTS = HERE / "results"
+import recording  # noqa: E402
 
 
 def _module_from_ref(ref: str, directory: Path) -> ModuleType:
@@ -145,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--compare-ref", help="also measure the reviewer of this git ref")
     parser.add_argument("--requests", type=int, default=2000, help="distinct requests in the pool")
     parser.add_argument("--repetitions", type=int, default=9)
-    parser.add_argument("--results-dir", default=str(RESULTS))
+    parser.add_argument("--output", help="where the JSON goes (default: bench/results/review-cost.json)")
     args = parser.parse_args(argv)
 
     from otelwire.webhook import reviewing
@@ -165,12 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "repetitions": args.repetitions,
         "us_per_request": costs,
     }
-    results_dir = Path(args.results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(result, indent=1)
-    (results_dir / f"review-cost-{started.strftime('%Y%m%dT%H%M%SZ')}.json").write_text(text)
-    (results_dir / "review-cost-latest.json").write_text(text)
+    written = recording.record("review-cost", result, output=args.output)
     print(table(result))
+    print(f"\nwritten: {written}")
     return 0
 
 

@@ -18,13 +18,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from jsonpatch import apply_patch
 from otelwire.plan.changing import json_patch
 from otelwire.plan.planning import plan_for
 from otelwire.plan.selecting import select_services
 from otelwire.plan.workloads import owner_of_pod
 from otelwire.spec.model import parse_monitored_service
 from otelwire.webhook.reviewing import Reviewer
-from support.jsonpatch import apply_patch
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench"
@@ -39,19 +39,20 @@ ADD_ONLY_KINDS = admission_data.MATCHING - {"match-user-otel"}
 
 
 def test_quick_run_answers_correctly_and_writes_json(tmp_path: Path) -> None:
-    results = tmp_path / "results"
+    written = tmp_path / "results" / "admission.json"
+    reference = BENCH / "results" / "admission.json"
+    before = reference.read_bytes() if reference.exists() else None
     run = subprocess.run(
-        [sys.executable, str(BENCH / "admission.py"), "--quick", "--requests", "24", "--results-dir", str(results)],
+        [sys.executable, str(BENCH / "admission.py"), "--quick", "--requests", "24", "--output", str(written)],
         capture_output=True,
         text=True,
         timeout=300,
         cwd=ROOT,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    latest = results / "admission-latest.json"
-    assert latest.exists()
-    assert len(list(results.glob("admission-2*.json"))) == 1
-    result = json.loads(latest.read_text())
+    assert f"written: {written}" in run.stdout
+    result = json.loads(written.read_text())
+    assert (reference.read_bytes() if reference.exists() else None) == before, "a smoke run replaced the reference"
 
     assert set(result["levels"]) == {"1", "8", "64"}
     for level in result["levels"].values():
