@@ -316,7 +316,12 @@ def _exercise_every_feature(installation: Installation) -> None:
         lambda: plane.kubectl("get", "daemonset", "otelwire-chrony", "-n", CHRONY, check=False).returncode == 0,
         60,
     )
-    wait_for("ClockSynced judged", lambda: condition(msvc(plane, ns, "inventory"), "ClockSynced"), 60)
+    wait_for(
+        "ClockSynced=False PodsNotCreated (the quota admits no chrony pod)",
+        lambda: condition(msvc(plane, ns, "inventory"), "ClockSynced").get("reason") == "PodsNotCreated",
+        90,
+        explain=installation.logs,
+    )
     wait_for(
         "the alias rules",
         lambda: (
@@ -474,7 +479,7 @@ def _otelwire_leftovers(plane: LocalPlane) -> list[str]:
             if kind.split(".")[0] in ("pods", "replicasets"):
                 continue  # the user's pods (and their old ReplicaSets) keep what they were admitted with
             if kind.split(".")[0].startswith("validatingadmissionpolic") and name.startswith("otelwire-test-plane"):
-                continue  # the test plane's own guard (tests/plane.py)
+                continue  # the test plane's own guard (tests/plane/local.py)
             ours = (
                 name.startswith("otelwire")
                 or name.endswith((".otelwire.io", ".kopf.dev"))
