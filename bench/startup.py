@@ -146,9 +146,6 @@ def timed_command(argv: Sequence[str], env: dict[str, str] | None = None) -> flo
 
 
 OTELWIRE = (sys.executable, "-m", "otelwire.cli.main")  # the operator as shipped
-# The same operator with the kubernetes package imported before kopf (bench/tunings.py): what hiding
-# it during kopf's import is worth, now that kube.config imports it after the webhook serves.
-KUBERNETES_FIRST = (sys.executable, str(HERE / "tunings.py"), "kubernetes-first")
 
 
 def trial(
@@ -214,11 +211,8 @@ def trial(
     return times
 
 
-# What `otelwire run` imports before kopf.run: kopf without the kubernetes client (cli/run.py).
+# What `otelwire run` imports before kopf.run (cli/run.py).
 IMPORTS = "import otelwire.cli.main; from otelwire.cli.run import import_operator; import_operator()"
-# The same imports with the kubernetes client imported first, as kopf does when it is not hidden.
-IMPORTS_BEFORE = "import kubernetes, kopf, otelwire.cli.main, otelwire.handlers"
-NO_KUBERNETES = "import sys; sys.modules['kubernetes'] = None; import kopf"
 NOTABLE = (
     "kopf",
     "kubernetes",
@@ -272,10 +266,6 @@ def run(trials: int) -> dict[str, Any]:
         "import_kopf_s": [],
         "import_operator_s": [],
         "python_pass_s": [],
-        "import_kopf_without_kubernetes_s": [],
-        "import_operator_before_s": [],
-        "webhook_ready_kubernetes_first_s": [],
-        "first_reconcile_kubernetes_first_s": [],
     }
     plane_started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="otelwire-startup-") as tmp, LocalPlane() as plane:
@@ -292,19 +282,12 @@ def run(trials: int) -> dict[str, Any]:
                 samples["import_kopf_s"].append(timed_command([sys.executable, "-c", "import kopf"]))
                 samples["import_operator_s"].append(timed_command([sys.executable, "-c", IMPORTS]))
                 samples["python_pass_s"].append(timed_command([sys.executable, "-c", "pass"]))
-                samples["import_kopf_without_kubernetes_s"].append(timed_command([sys.executable, "-c", NO_KUBERNETES]))
-                samples["import_operator_before_s"].append(timed_command([sys.executable, "-c", IMPORTS_BEFORE]))
-                # Shipped and kubernetes-first alternate which goes first, so drift falls on both.
-                order = [("", OTELWIRE), ("_kubernetes_first", KUBERNETES_FIRST)]
-                for suffix, command in order if index % 2 else order[::-1]:
-                    times = trial(plane, api, collector, index, workdir, command)
-                    samples[f"webhook_ready{suffix}_s"].append(times["webhook_ready_s"])
-                    samples[f"first_reconcile{suffix}_s"].append(times["first_reconcile_s"])
+                times = trial(plane, api, collector, index, workdir)
+                samples["webhook_ready_s"].append(times["webhook_ready_s"])
+                samples["first_reconcile_s"].append(times["first_reconcile_s"])
                 print(
-                    f"trial {index}: webhook ready {samples['webhook_ready_s'][-1]:.3f} s "
-                    f"({samples['webhook_ready_kubernetes_first_s'][-1]:.3f} s kubernetes first), "
-                    f"first reconcile {samples['first_reconcile_s'][-1]:.3f} s "
-                    f"({samples['first_reconcile_kubernetes_first_s'][-1]:.3f} s kubernetes first), "
+                    f"trial {index}: webhook ready {times['webhook_ready_s']:.3f} s, "
+                    f"first reconcile {times['first_reconcile_s']:.3f} s, "
                     f"import kopf {samples['import_kopf_s'][-1]:.3f} s",
                     file=sys.stderr,
                 )
@@ -354,10 +337,6 @@ def table(result: dict[str, Any]) -> str:
         "import_kopf_s": 'baseline: python -c "import kopf"',
         "import_operator_s": "reference: otelwire run's imports",
         "python_pass_s": 'baseline: python -c "pass"',
-        "import_kopf_without_kubernetes_s": "baseline: import kopf without kubernetes",
-        "import_operator_before_s": "the same imports, kubernetes first",
-        "webhook_ready_kubernetes_first_s": "webhook ready, kubernetes imported before kopf",
-        "first_reconcile_kubernetes_first_s": "first reconcile, kubernetes imported before kopf",
     }
     lines = [f"{'measure':<56} {'median s':>9} {'min s':>7} {'max s':>7}", "-" * 82]
     for key, label in labels.items():

@@ -1,9 +1,8 @@
 """``otelwire`` with one of its kopf tunings undone, so that a benchmark can show what the tuning pays.
 
     python bench/tunings.py kopf-storages run --kubeconfig ...     # kopf's own diff-base and progress storages
-    python bench/tunings.py kubernetes-first run --kubeconfig ...  # the kubernetes package imported before kopf
 
-Everything after the tuning's name is ``otelwire``'s command line.  The third
+Everything after the tuning's name is ``otelwire``'s command line.  The other
 tuning, how long an idle kopf worker keeps its object's last event, is an option
 (``OTELWIRE_WORKER_IDLE_TIMEOUT``; kopf's default is 5 s) and needs no launcher.
 ``bench/memory.py`` and ``bench/convergence.py`` run these side by side with the
@@ -35,12 +34,7 @@ def kopf_storages() -> None:
     run.import_operator = import_operator
 
 
-def kubernetes_first() -> None:
-    """The ``kubernetes`` package imported before kopf, so kopf's import is not spared it."""
-    import kubernetes  # noqa: F401
-
-
-TUNINGS: dict[str, Callable[[], None]] = {"kopf-storages": kopf_storages, "kubernetes-first": kubernetes_first}
+TUNINGS: dict[str, Callable[[], None]] = {"kopf-storages": kopf_storages}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

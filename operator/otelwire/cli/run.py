@@ -98,26 +98,14 @@ def _priority(args: argparse.Namespace) -> int:
 
 
 def import_operator() -> ModuleType:
-    """Import kopf with a registry of otelwire's handlers alone, before the ``kubernetes`` package; kopf.
+    """Import kopf with a registry of otelwire's handlers alone; kopf.
 
-    kopf imports the ``kubernetes`` client, when it is there, only to recognise its
-    model classes (otelwire hands kopf plain dicts); running without it is a
-    supported way to run kopf.  Hidden while kopf is imported (a ``None`` in
-    ``sys.modules`` fails the import as if the package were absent), the client is
-    imported after the webhook serves, by ``kube.config`` in a thread: the first
-    review is answered sooner (docs/decisions.md, "kopf is imported with
-    ``kubernetes`` hidden").  With a plain registry, kopf logs in only
-    through ``handlers.login`` (its default registry offers fallback logins of its
-    own choosing).  Imported late: the offline commands need no operator framework.
+    With a plain registry, kopf logs in only through ``handlers.login`` (its
+    default registry offers fallback logins of its own choosing).  Imported late:
+    the offline commands need no operator framework.
     """
-    if "kubernetes" in sys.modules:  # already imported by the caller: nothing to save
-        import kopf
-    else:
-        sys.modules["kubernetes"] = None  # type: ignore[assignment]
-        try:
-            import kopf
-        finally:
-            del sys.modules["kubernetes"]
+    import kopf
+
     if "otelwire.handlers" not in sys.modules:  # else its handlers are in the registry already
         kopf.set_default_registry(kopf.OperatorRegistry())
         import otelwire.handlers  # noqa: F401  (registers the handlers)
