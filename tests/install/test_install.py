@@ -286,17 +286,12 @@ def _exercise_every_feature(installation: Installation) -> None:
     patch_mode["spec"]["clock"] = {"sync": "chrony"}
     plane.apply(patch_mode)
 
+    def template_annotations(workload: dict[str, Any]) -> dict[str, str]:
+        found = plane.kubectl_json("get", workload["kind"].lower(), workload["metadata"]["name"], "-n", ns)
+        return dict(found["spec"]["template"]["metadata"].get("annotations") or {})
+
     def templated() -> bool:
-        return all(
-            "otelwire.io/injected"
-            in (
-                plane.kubectl_json("get", w["kind"].lower(), w["metadata"]["name"], "-n", ns)["spec"]["template"][
-                    "metadata"
-                ].get("annotations")
-                or {}
-            )
-            for w in workloads
-        )
+        return all("otelwire.io/injected" in template_annotations(w) for w in workloads)
 
     wait_for("patch mode on a Deployment, a StatefulSet and a DaemonSet", templated, 120, explain=installation.logs)
     wait_for(
@@ -360,16 +355,7 @@ def _exercise_every_feature(installation: Installation) -> None:
     # restartOutdated: pods made under patch mode that their workload does not replace at once (a
     # DaemonSet rolls one node at a time) carry an outdated plan, so the operator rolls them.
     def restarted() -> bool:
-        return any(
-            "kubectl.kubernetes.io/restartedAt"
-            in (
-                plane.kubectl_json("get", w["kind"].lower(), w["metadata"]["name"], "-n", ns)["spec"]["template"][
-                    "metadata"
-                ].get("annotations")
-                or {}
-            )
-            for w in workloads
-        )
+        return any("kubectl.kubernetes.io/restartedAt" in template_annotations(w) for w in workloads)
 
     wait_for("a rollout restart of an outdated workload", restarted, 120, explain=installation.logs)
 

@@ -44,6 +44,7 @@ from otelwire.plan.parts import (
 from otelwire.spec import KNOWN_SIDECARS, MonitoredService, parse_monitored_service
 from otelwire.webhook.reviewing import Reviewer
 from support import kubelet
+from support.builders import container, lit
 
 NS = "shop"
 OTEL_NAME = OTEL_SERVICE_NAME_ANNOTATION  # resource.opentelemetry.io/service.name
@@ -73,14 +74,6 @@ def make_ms(spec: dict[str, Any] | None = None, name: str = "order-service", nam
     return parse_monitored_service(body)
 
 
-def container(name: str = "app", env: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": name, "image": f"example/{name}:1"}
-    if env is not None:
-        out["env"] = env
-    out.update(extra)
-    return out
-
-
 def template(
     *containers: dict[str, Any],
     labels: dict[str, str] | None = None,
@@ -94,10 +87,6 @@ def template(
     if init:
         spec["initContainers"] = list(init)
     return {"metadata": meta, "spec": spec}
-
-
-def lit(name: str, value: str) -> dict[str, Any]:
-    return {"name": name, "value": value}
 
 
 def port(name: str | None, number: int, protocol: str = "TCP") -> dict[str, Any]:

@@ -42,6 +42,7 @@ from otelwire.plan.workloads import owner_of_pod
 from otelwire.spec import MonitoredService, parse_monitored_service
 from otelwire.webhook.reviewing import DEFAULT_API_VERSION, RESULTS, Reviewer
 from otelwire.webhook.serving import MUTATE_PATH, build_app
+from support.builders import container, lit
 
 NS = "shop"
 APP = {"app.kubernetes.io/name": "order-service"}
@@ -62,18 +63,6 @@ def service(name: str = "order-service", namespace: str = NS, generation: int = 
     body = monitored_service(spec, name=name)
     body["metadata"].update(namespace=namespace, uid=f"uid-{namespace}-{name}", generation=generation)
     return parse_monitored_service(body)
-
-
-def container(name: str = "app", env: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": name, "image": f"example/{name}:1"}
-    if env is not None:
-        out["env"] = env
-    out.update(extra)
-    return out
-
-
-def lit(name: str, value: str) -> dict[str, Any]:
-    return {"name": name, "value": value}
 
 
 def pod(
