@@ -1,6 +1,6 @@
 """Decide which conditions hold for one MonitoredService, from observed facts.
 
-The rules (DESIGN.md, "Status conditions"):
+The rules (docs/design.md, "Status conditions"):
 
 * ``ConfigValid`` -- the spec parsed; otherwise ``Stalled`` and not ``Ready``,
   with the same one-line messages ``otelwire render`` prints.
@@ -25,8 +25,8 @@ from typing import Any
 from otelwire.assess import clocking, conditions
 from otelwire.assess.facts import ClockFacts, ProbeResult
 from otelwire.plan import changing, selecting
+from otelwire.plan.parts import INJECTED_ANNOTATION, ISTIO_CANONICAL_NAME, OTEL_SERVICE_NAME_ANNOTATION
 from otelwire.plan.planning import plan_for
-from otelwire.plan.plans import INJECTED_ANNOTATION, ISTIO_CANONICAL_NAME, OTEL_SERVICE_NAME_ANNOTATION
 from otelwire.plan.workloads import owner_of_pod
 from otelwire.spec.model import DEFAULT_NAME_LABEL, MonitoredService
 from otelwire.spec.problems import InvalidSpec

@@ -1,4 +1,4 @@
-"""``otelwire doctor``: the failure modes of DESIGN.md's table that a manifest shows.
+"""``otelwire doctor``: the failure modes of docs/design.md's table that a manifest shows.
 
 ``findings`` is the data, ``checks`` the pure checks over one pod template's
 effective env (after otelwire's plan, when a MonitoredService selects it),

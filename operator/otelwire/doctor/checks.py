@@ -1,6 +1,6 @@
 """Pure checks over one container's effective env and its pod template, and over the pod as a whole.
 
-Each check names a failure mode from DESIGN.md's table, says what a person
+Each check names a failure mode from docs/design.md's table, says what a person
 will see (``unknown_service:go``, empty dashboards, broken trace chains) and how
 to fix it.  Inputs are plain manifest data; outputs are findings.
 """

@@ -4,7 +4,8 @@ kopf's own self-signed path (certbuilder + oscrypto) fails on OpenSSL 3, so
 the certificate is made with ``cryptography``.  In a cluster the certificate
 comes from a Secret (cert-manager compatible: ``tls.crt``/``tls.key``)
 mounted as files, and ``cryptography`` is not imported at all: its import alone
-adds ~8.6 MB to the operator's RSS (docs/benchmarks-cluster.md, "Memory").
+adds ~8.6 MB to the operator's RSS (docs/decisions.md, "The webhook is otelwire's
+own server").
 """
 
 from __future__ import annotations
