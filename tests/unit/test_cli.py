@@ -467,3 +467,28 @@ def test_console_script_entry_point() -> None:
     done = subprocess.run([str(script), "crd"], capture_output=True, text=True, check=False, timeout=60)
     assert done.returncode == 0
     assert done.stdout == crd_yaml()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["render", "-f", EXAMPLE],
+        ["doctor", "-f", EXAMPLE],
+        ["doctor", "--kubeconfig", "/nonexistent/kubeconfig"],  # cluster mode, up to the configuration's error
+        ["crd"],
+    ],
+    ids=["render", "doctor-files", "doctor-cluster", "crd"],
+)
+def test_no_command_but_run_imports_kopf(argv: list[str]) -> None:
+    """kopf registers handlers on import: only ``otelwire run`` may bring it in."""
+    code = (
+        "import sys\n"
+        "from otelwire.cli.main import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('kopf' in sys.modules, 'otelwire.handlers' in sys.modules, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert result.stderr.strip().splitlines()[-1] == "False False", result.stderr
