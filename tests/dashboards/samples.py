@@ -198,6 +198,7 @@ class OperatorActivity:
         ready = 1 if result.ready else 0
         metrics.SERVICES.labels("true").set(ready)
         metrics.SERVICES.labels("false").set(1 - ready)
+        metrics.REASSESSMENTS.labels("done").inc()  # what reconcile.reassessing counts for one that completed
 
 
 class Traffic:

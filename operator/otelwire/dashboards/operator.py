@@ -121,6 +121,15 @@ def operator_dashboard() -> dict[str, Any]:
                 "s",
             )
         )
+        .with_panel(
+            building.timeseries(
+                "Re-assessments by result",
+                doc(metrics.REASSESSMENTS)
+                + " On a standby replica (kopf peering) none are done: it waits until it becomes the active one.",
+                [Target(queries.reassessments_by_result(), "{{result}}")],
+                "ops",
+            )
+        )
         .with_row(Row("Pod admission webhook"))
         .with_panel(
             building.timeseries(

@@ -47,6 +47,7 @@ def string(value: str) -> str:
 # ----------------------------------------------------------------- the operator
 
 RECONCILIATIONS = family(metrics.RECONCILIATIONS) + "_total"
+REASSESSMENTS = family(metrics.REASSESSMENTS) + "_total"
 RECONCILE_SECONDS = family(metrics.RECONCILE_SECONDS)
 ADMISSIONS = family(metrics.ADMISSIONS) + "_total"
 ADMISSION_SECONDS = family(metrics.ADMISSION_SECONDS)
@@ -95,6 +96,10 @@ def reconcile_errors(window: str = "1h") -> str:
 
 def reconciliations_by_result() -> str:
     return f"sum by (result) (rate({RECONCILIATIONS}{{{OPERATOR_JOB}}}[{RATE}]))"
+
+
+def reassessments_by_result() -> str:
+    return f"sum by (result) (rate({REASSESSMENTS}{{{OPERATOR_JOB}}}[{RATE}]))"
 
 
 def admissions_by_result() -> str:
