@@ -34,6 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from plane import Plane, PlaneError, plane_from_environment
 
+# The real cert-manager's session fixture (partners/cert_manager.py), loaded here so that pytest
+# rewrites its asserts before tests/install's conftest imports the module.
+pytest_plugins = ("partners.cert_manager",)
+
 _PLANE_FIXTURES = {"plane": ("controlplane",), "plane_nodes": ("controlplane", "nodes")}
 
 

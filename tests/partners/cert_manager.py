@@ -13,9 +13,7 @@ kubeconfig, their logs in files.
 
 How to use it:
 
-* the session fixture :func:`cert_manager` (activate it with
-  ``pytest_plugins = ("partners.cert_manager",)`` in a test module or in
-  tests/conftest.py) installs the CRDs and starts both programs once per
+* the session fixture :func:`cert_manager` (a plugin of tests/conftest.py) installs the CRDs and starts both programs once per
   session, and yields a :class:`CertManager`; one cert-manager per plane, as in
   a cluster: two controllers would both act on every Certificate;
 * :meth:`CertManager.wait_ready` waits for a cert-manager object's ``Ready``

@@ -34,10 +34,8 @@ from plane import Plane
 
 from partners import ROOT
 
-if TYPE_CHECKING:  # imported by pytest as the plugin below, so that pytest can rewrite its asserts
+if TYPE_CHECKING:  # imported by pytest as a plugin (tests/conftest.py), so that pytest can rewrite its asserts
     from partners.cert_manager import CertManager
-
-pytest_plugins = ("partners.cert_manager",)
 
 NAMESPACE: Final = "otelwire-system"
 ISSUER: Final = "otelwire-selfsigned"
