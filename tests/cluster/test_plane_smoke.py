@@ -311,6 +311,34 @@ def test_daemonset_is_scheduled_on_every_fake_node(plane_nodes: Plane, namespace
     assert all(pod["status"]["phase"] == "Running" for pod in pods)
 
 
+@pytest.mark.nodes
+def test_every_node_holds_a_lease_that_kwok_renews(plane_nodes: Plane) -> None:
+    """Without renewed Leases the node lifecycle controller marks every Node, and every Pod on it,
+    NotReady 50 s after the last status heartbeat: a rollout started then never finishes."""
+    plane = plane_nodes
+
+    def renewals() -> dict[str, str]:
+        leases = plane.kubectl_json("get", "leases", "-n", "kube-node-lease")["items"]
+        return {lease["metadata"]["name"]: lease["spec"].get("renewTime", "") for lease in leases}
+
+    first = renewals()
+    assert set(plane.nodes) <= set(first), f"no Lease for {sorted(set(plane.nodes) - set(first))}"
+    deadline = time.monotonic() + 30  # kwok renews every lease duration / 4 = 10 s
+    renewed: set[str] = set()
+    while time.monotonic() < deadline and renewed != set(plane.nodes):
+        time.sleep(1)
+        now = renewals()
+        renewed = {name for name in plane.nodes if now.get(name, "") > first[name]}
+    assert renewed == set(plane.nodes)
+    ready = {
+        node["metadata"]["name"]
+        for node in plane.kubectl_json("get", "nodes")["items"]
+        for cond in node["status"]["conditions"]
+        if cond["type"] == "Ready" and cond["status"] == "True"
+    }
+    assert set(plane.nodes) <= ready
+
+
 # --------------------------------------------------------------------------- teardown
 
 

@@ -438,6 +438,11 @@ class LocalPlane(Plane):
                     "--manage-all-nodes=false",
                     f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",
                     "--node-ip=127.0.0.1",
+                    # kwok renews a Lease per Node only when told its duration: with a --config of Stage
+                    # objects its default (40) is not applied, no Lease exists, and the node lifecycle
+                    # controller marks every Node NotReady 50 s after the last status heartbeat (the stage
+                    # posts one every 10-20 min), and with it every Pod on them: rollouts then stall.
+                    "--node-lease-duration-seconds=40",
                     f"--server-address=127.0.0.1:{free_port()}",
                     "--v=WARN",
                 ],
