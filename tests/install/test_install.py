@@ -279,6 +279,21 @@ def _exercise_every_feature(installation: Installation) -> None:
         "spec": {"hard": {"pods": "0"}},
     }
     plane.apply(quota)
+    # Quota admission sees a new quota only once its quota cache has it (until then, pods are
+    # admitted): wait until a server-side dry run of a pod is refused, as on a cluster where the
+    # quota was there before the DaemonSet.
+    probe = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "quota-probe", "namespace": CHRONY},
+        "spec": {"containers": [{"name": "probe", "image": "registry.example/probe:1"}]},
+    }
+
+    def quota_enforced() -> bool:
+        result = plane.kubectl("create", "--dry-run=server", "-f", "-", input=json.dumps(probe), check=False)
+        return result.returncode != 0 and "exceeded quota" in result.stderr
+
+    wait_for("the quota to refuse pods in the chrony namespace", quota_enforced, 60)
     patch_mode = monitored_service("inventory", ns, endpoint, injection={"mode": "patch"}, aliases=["Inventory"])
     patch_mode["spec"]["selector"] = {"matchLabels": labels}
     patch_mode["spec"]["dashboard"] = True
@@ -311,11 +326,21 @@ def _exercise_every_feature(installation: Installation) -> None:
         lambda: plane.kubectl("get", "daemonset", "otelwire-chrony", "-n", CHRONY, check=False).returncode == 0,
         60,
     )
+    clock_synced: list[dict[str, Any]] = []
+
+    def pods_not_created() -> bool:
+        clock_synced.append(condition(msvc(plane, ns, "inventory"), "ClockSynced"))
+        return clock_synced[-1].get("reason") == "PodsNotCreated"
+
     wait_for(
         "ClockSynced=False PodsNotCreated (the quota admits no chrony pod)",
-        lambda: condition(msvc(plane, ns, "inventory"), "ClockSynced").get("reason") == "PodsNotCreated",
+        pods_not_created,
         90,
-        explain=installation.logs,
+        explain=lambda: (
+            f"ClockSynced: {clock_synced[-1:]}\n"
+            + plane.kubectl("get", "daemonset,events", "-n", CHRONY, "-o", "wide", check=False).stdout
+            + installation.logs()
+        ),
     )
     wait_for(
         "the alias rules",
