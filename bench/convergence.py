@@ -907,8 +907,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"\nresults: {written}")
     if not args.no_plot and results:
-        plot(results, DOCS / "convergence.png")
-        print(f"plot: {DOCS / 'convergence.png'}")
+        drawn = recording.figure("convergence", written, DOCS / "convergence.png")
+        plot(results, drawn)
+        print(f"plot: {drawn}")
     return 0
 
 

@@ -416,8 +416,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {note}")
     print(f"\nresults: {written}")
     if not args.no_plot and steps:
-        plot(steps, idle, DOCS / "memory.png")
-        print(f"plot: {DOCS / 'memory.png'}")
+        drawn = recording.figure("memory", written, DOCS / "memory.png")
+        plot(steps, idle, drawn)
+        print(f"plot: {drawn}")
     return 0
 
 

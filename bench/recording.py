@@ -3,7 +3,9 @@
 A full run replaces its benchmark's reference (git keeps the ones before it,
 and ``docs/benchmarks.md`` quotes the one checked in).  A ``--quick`` run checks
 the machinery, not the numbers, so it never replaces a reference: without
-``--output`` it writes into the system's temporary directory.
+``--output`` it writes into the system's temporary directory.  The same holds for
+a benchmark's figure: only the run that writes the reference redraws the one in
+``docs/``; any other run draws its figure beside its JSON.
 """
 
 from __future__ import annotations
@@ -32,3 +34,11 @@ def record(name: str, report: dict[str, Any], *, quick: bool = False, output: st
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1) + "\n")
     return path
+
+
+def figure(name: str, written: Path, reference: Path) -> Path:
+    """Where the run that wrote ``written`` draws its figure: ``reference`` (the one in ``docs/``) only
+    if ``written`` is benchmark ``name``'s reference result, else beside ``written``."""
+    if written.resolve() == (RESULTS / f"{name}.json").resolve():
+        return reference
+    return written.with_suffix(".png")
