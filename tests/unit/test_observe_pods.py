@@ -170,7 +170,7 @@ def _watch(server: _Server, changed: list[Any] | None = None, namespaces: tuple[
 
 
 def _informer(watch: PodWatch) -> Informer:
-    (informer,) = watch.informers
+    (informer,) = watch.informers.informers
     return informer
 
 

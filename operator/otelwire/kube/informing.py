@@ -17,6 +17,9 @@ reflector does, written once:
   again after a backoff that doubles up to 30 s;
 * one daemon thread per informer; :meth:`stop` ends it and unblocks its read.
 
+Each follows one informer per scope (a watched namespace, or the whole cluster)
+through :class:`ScopedInformers`, which also says when every scope has listed once.
+
 The objects are decoded with ``otelwire.decoding`` (orjson where it agrees with
 ``json``).
 """
@@ -190,6 +193,79 @@ class Informer:
             response.close()
             response.release_conn()
         return version
+
+
+class ScopedInformers:
+    """One :class:`Informer` per scope of a collection -- a namespace, or None for the whole cluster --
+    and whether every scope has been listed once.
+
+    ``path(scope)`` is the collection's path in that scope; ``listed(scope, objects)`` takes each
+    complete listing, and its owner calls :meth:`mark_listed` once what it listed is in place (so
+    a reader that sees :attr:`synced` also sees the objects).
+    """
+
+    def __init__(
+        self,
+        kube: Kube,
+        scopes: tuple[str | None, ...],
+        path: Callable[[str | None], str],
+        *,
+        listed: Callable[[str | None, Iterator[Mapping[str, Any]]], None],
+        event: Event,
+        name: str,
+        page: int = PAGE,
+        backoff: float = 1.0,
+    ) -> None:
+        self.scopes = scopes
+        self._unlisted = set(scopes)
+        self._lock = threading.Lock()
+        self._listed = threading.Event()
+        self._waited_out = False
+        self.informers = [
+            Informer(
+                kube,
+                path(scope),
+                listed=lambda objects, scope=scope: listed(scope, objects),  # type: ignore[misc]
+                event=event,
+                name=f"{name}-{scope or 'cluster'}",
+                page=page,
+                backoff=backoff,
+            )
+            for scope in scopes
+        ]
+
+    @property
+    def synced(self) -> bool:
+        """Every scope was listed once."""
+        return self._listed.is_set()
+
+    def mark_listed(self, scope: str | None) -> None:
+        with self._lock:
+            self._unlisted.discard(scope)
+            if not self._unlisted:
+                self._listed.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Block until every scope was listed once (or ``timeout``); whether it was.
+
+        Once a wait has run out, later ones do not block: a listing that keeps failing
+        (RBAC, say; the informer logs why) must not hold every caller for the whole
+        ``timeout`` in turn.  They ask again until it succeeds.
+        """
+        if self._waited_out:
+            return self._listed.is_set()
+        listed = self._listed.wait(timeout)
+        if not listed:
+            self._waited_out = True
+        return listed
+
+    def start(self) -> None:
+        for informer in self.informers:
+            informer.start()
+
+    def stop(self) -> None:
+        for informer in self.informers:
+            informer.stop()
 
 
 def _brief(error: BaseException) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from otelwire.kube.client import Kube
-from otelwire.kube.informing import Informer
+from otelwire.kube.informing import ScopedInformers
 from otelwire.spec.model import API_GROUP, API_VERSION, PLURAL, MonitoredService, parse_monitored_service
 from otelwire.spec.problems import InvalidSpec
 
@@ -33,43 +33,37 @@ class Mirror:
         self.scopes: tuple[str | None, ...] = tuple(namespaces) or (None,)  # None: cluster-wide
         self._objects: dict[str, dict[str, MonitoredService]] = {}  # namespace -> uid -> service
         self._views: dict[str, tuple[MonitoredService, ...]] = {}  # what lookups hand out
-        self._unlisted = set(self.scopes)
         self._lock = threading.Lock()
-        self._listed = threading.Event()
         base = f"/apis/{API_GROUP}/{API_VERSION}"
-        self.informers = [
-            Informer(
-                kube,
-                f"{base}/{PLURAL}" if scope is None else f"{base}/namespaces/{scope}/{PLURAL}",
-                listed=lambda items, scope=scope: self.replace(scope, items),  # type: ignore[misc]
-                event=self.update,
-                name=f"monitoredservice-mirror-{scope or 'cluster'}",
-                backoff=backoff,
-            )
-            for scope in self.scopes
-        ]
+        self.informers = ScopedInformers(
+            kube,
+            self.scopes,
+            lambda scope: f"{base}/{PLURAL}" if scope is None else f"{base}/namespaces/{scope}/{PLURAL}",
+            listed=self.replace,
+            event=self.update,
+            name="monitoredservice-mirror",
+            backoff=backoff,
+        )
 
     @property
     def synced(self) -> bool:
-        return not self._unlisted
+        return self.informers.synced
 
     def get(self, namespace: str) -> Iterable[MonitoredService]:
-        if self._unlisted:
+        if not self.informers.synced:
             return self.fallback(namespace)
         return self._views.get(namespace, ())
 
     def wait(self, timeout: float) -> bool:
         """Block until every scope was listed once (or ``timeout``); whether it was."""
-        return self._listed.wait(timeout)
+        return self.informers.wait(timeout)
 
     def start(self) -> Mirror:
-        for informer in self.informers:
-            informer.start()
+        self.informers.start()
         return self
 
     def stop(self) -> None:
-        for informer in self.informers:
-            informer.stop()
+        self.informers.stop()
 
     def replace(self, scope: str | None, items: Iterable[Mapping[str, Any]]) -> None:
         """A fresh listing of ``scope`` (None: every namespace) replaces what was known there."""
@@ -84,9 +78,7 @@ class Mirror:
                     self._objects.setdefault(ms.namespace, {})[uid] = ms
                     touched.add(ms.namespace)
             self._refresh(touched)
-            self._unlisted.discard(scope)
-            if not self._unlisted:
-                self._listed.set()
+        self.informers.mark_listed(scope)
 
     def update(self, kind: str, body: Mapping[str, Any]) -> None:
         """One watch event: ADDED, MODIFIED or DELETED."""

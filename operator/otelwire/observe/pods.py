@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 from otelwire.assess.facts import pod_skeleton, remembered
 from otelwire.kube.client import Kube
-from otelwire.kube.informing import PAGE, Informer
+from otelwire.kube.informing import PAGE, ScopedInformers
 from otelwire.spec.model import MonitoredService
 
 logger = logging.getLogger(__name__)
@@ -164,64 +164,48 @@ class PodWatch:
         self.scopes: tuple[str | None, ...] = tuple(namespaces) or (None,)  # None: cluster-wide
         self.loop = loop
         self.notify = notify
-        self._unlisted = set(self.scopes)
         self._lock = threading.Lock()
-        self._listed = threading.Event()
-        self._waited_out = False
         self._pending: list[Changed] = []
         self._flushing = False
-        self.informers = [
-            Informer(
-                kube,
-                "/api/v1/pods" if scope is None else f"/api/v1/namespaces/{scope}/pods",
-                listed=lambda pods, scope=scope: self.listed(scope, pods),  # type: ignore[misc]
-                event=self.event,
-                name=f"pods-{scope or 'cluster'}",
-                page=page,
-                backoff=backoff,
-            )
-            for scope in self.scopes
-        ]
+        self.informers = ScopedInformers(
+            kube,
+            self.scopes,
+            lambda scope: "/api/v1/pods" if scope is None else f"/api/v1/namespaces/{scope}/pods",
+            listed=self.listed,
+            event=self.event,
+            name="pods",
+            page=page,
+            backoff=backoff,
+        )
 
     @property
     def synced(self) -> bool:
-        return self._listed.is_set()
+        return self.informers.synced
 
     def wait(self, timeout: float) -> bool:
         """Block until every scope was listed once (or ``timeout``); whether it was.
 
-        Once a wait has run out, later ones do not block: a listing that keeps failing
-        (RBAC, say; the informer logs why) must not hold every reconcile thread for the
-        whole ``timeout`` in turn.  They ask again until it succeeds.
+        After one wait ran out, later ones answer at once (``ScopedInformers.wait``): a
+        listing that keeps failing must not hold every reconcile thread in turn.
         """
-        if self._waited_out:
-            return self._listed.is_set()
-        listed = self._listed.wait(timeout)
-        if not listed:
-            self._waited_out = True
-        return listed
+        return self.informers.wait(timeout)
 
     def get(self, key: Key) -> list[dict[str, Any]]:
         return self.store.get(key)
 
     def start(self) -> PodWatch:
-        for informer in self.informers:
-            informer.start()
+        self.informers.start()
         return self
 
     def stop(self) -> None:
-        for informer in self.informers:
-            informer.stop()
+        self.informers.stop()
 
     # -- what the informers' threads hand in ---------------------------------------------------
 
     def listed(self, scope: str | None, pods: Iterable[Mapping[str, Any]]) -> None:
         """A complete listing of ``scope``."""
         self._report(self.store.replace(scope, pods))
-        with self._lock:
-            self._unlisted.discard(scope)
-            if not self._unlisted:
-                self._listed.set()
+        self.informers.mark_listed(scope)
 
     def event(self, kind: str, pod: Mapping[str, Any]) -> None:
         """One watch event: ADDED, MODIFIED or DELETED."""
