@@ -421,10 +421,9 @@ class PlanCache:
     ) -> Planned:
         """Like :meth:`entry` for a plain pod: keyed by its facts, the owner derived only on a miss."""
         key = (ms.uid or ms.key, ms.generation, namespace, podmonitors, facts.shape)
-        found = self._get(key)
-        if found is not None:
-            return found
-        return self._put(key, Planned(plan_for(ms, pod, owner_of_pod(pod), namespace, podmonitors=podmonitors)))
+        return self._get(key) or self._put(
+            key, Planned(plan_for(ms, pod, owner_of_pod(pod), namespace, podmonitors=podmonitors))
+        )
 
     def plan(
         self,
