@@ -314,3 +314,41 @@ def test_a_kept_opentelemetry_service_name_annotation_makes_the_names_disagree()
     expected = "annotation resource.opentelemetry.io/service.name='legacy-orders' on pod orders-7d9f8c6b5-a"
     assert expected in condition["message"]
     assert run(ms, [pod(ms)]).conditions["ServiceNameConsistent"]["status"] == "True"
+
+
+# ---------------------------------------------------------------- what restartOutdated rolls
+
+
+def _bare(ms: MonitoredService) -> dict[str, Any]:
+    """A pod of no workload (no owner reference), created before the webhook: nothing to roll."""
+    found = _missing(ms)
+    found["metadata"]["name"] = "standalone"
+    del found["metadata"]["ownerReferences"]
+    return found
+
+
+def _renamed_outdated(ms: MonitoredService) -> dict[str, Any]:
+    found = _renamed(ms)
+    found["metadata"]["annotations"]["otelwire.io/injected"] = "0123456789abcdef"
+    return found
+
+
+@pytest.mark.parametrize(
+    ("pods", "stale"),
+    [
+        pytest.param([pod], [], id="current-plan"),
+        pytest.param([_outdated], [("Deployment", "orders")], id="outdated"),
+        pytest.param([_missing], [("Deployment", "orders")], id="missing"),
+        pytest.param([_outdated, _missing], [("Deployment", "orders")], id="one-workload-once"),
+        pytest.param([_bare], [], id="no-workload"),
+        pytest.param(
+            [_renamed_outdated, _outdated, pod],
+            [("Deployment", "billing"), ("Deployment", "orders")],
+            id="sorted",
+        ),
+    ],
+)
+def test_stale_workloads_are_the_owners_of_pods_without_the_current_plan(pods: list[Any], stale: list[Any]) -> None:
+    ms = make_ms()
+    found = run(ms, [make(ms) for make in pods])
+    assert [(w.kind, w.name) for w in found.stale_workloads] == stale

@@ -25,7 +25,7 @@ from typing import Any
 from otelwire.assess import clocking, conditions
 from otelwire.assess.facts import ClockFacts, ProbeResult
 from otelwire.plan import changing, selecting
-from otelwire.plan.parts import INJECTED_ANNOTATION, ISTIO_CANONICAL_NAME, OTEL_SERVICE_NAME_ANNOTATION
+from otelwire.plan.parts import INJECTED_ANNOTATION, ISTIO_CANONICAL_NAME, OTEL_SERVICE_NAME_ANNOTATION, Workload
 from otelwire.plan.planning import plan_for
 from otelwire.plan.workloads import owner_of_pod
 from otelwire.spec.model import DEFAULT_NAME_LABEL, MonitoredService
@@ -43,6 +43,9 @@ class Assessment:
     ready: bool
     transitions: tuple[tuple[str, str, str, str], ...] = field(default=())
     announcements: tuple[str, ...] = field(default=())  # one Event each: a kept value not in the last status
+    # The workloads of pods without the current plan (outdated or missing), sorted by kind and name:
+    # what ``restartOutdated`` rolls.
+    stale_workloads: tuple[Workload, ...] = field(default=())
 
     @property
     def conditions(self) -> dict[str, Mapping[str, Any]]:
@@ -183,6 +186,7 @@ def assess(
     workload_names: set[str] = set()
     name_problems: list[str] = []
     kept: list[dict[str, str]] = []
+    stale: set[Workload] = set()
     for pod in pods:
         meta = pod.get("metadata") or {}
         name = str(meta.get("name", ""))
@@ -195,11 +199,13 @@ def assess(
         digest = (meta.get("annotations") or {}).get(INJECTED_ANNOTATION)
         if digest == plan.digest:
             instrumented.append(name)
-        elif digest:
-            outdated.append(name)
         else:
-            missing.append(name)
-            continue
+            if owner is not None:
+                stale.add(owner)
+            if not digest:
+                missing.append(name)
+                continue
+            outdated.append(name)
         labels = meta.get("labels") or {}
         canonical = labels.get(ISTIO_CANONICAL_NAME)
         if canonical and canonical != ms.service_name:
@@ -344,6 +350,7 @@ def assess(
         ready=ready_status == "True",
         transitions=_transitions(before, result),
         announcements=announcements,
+        stale_workloads=tuple(sorted(stale, key=lambda w: (w.kind, w.name))),
     )
 
 

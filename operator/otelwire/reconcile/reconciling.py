@@ -27,9 +27,6 @@ from otelwire.assess import assess, assess_invalid
 from otelwire.assess.assessing import Assessment, owned_pods
 from otelwire.kube.client import KubeError
 from otelwire.observe.pods import pod_bucket
-from otelwire.plan.parts import INJECTED_ANNOTATION
-from otelwire.plan.planning import plan_for
-from otelwire.plan.workloads import owner_of_pod
 from otelwire.reconcile.landings import service_key
 from otelwire.reconcile.reassessing import Retry
 from otelwire.reconcile.runtime import Runtime
@@ -109,7 +106,7 @@ def reconcile(
         podmonitors=podmonitors,
         previous_conflicts=(status.get("conflicts") or {}).get("items"),
     )
-    restart_outdated(runtime, ms, pods, assessment, podmonitors)
+    restart_outdated(runtime, ms, assessment)
     try:
         runtime.companions.sync(ms, created=created)
     except KubeError as error:
@@ -173,28 +170,14 @@ def discover_podmonitors(runtime: Runtime) -> bool:
     return found
 
 
-def restart_outdated(
-    runtime: Runtime,
-    ms: MonitoredService,
-    pods: list[Mapping[str, Any]],
-    assessment: Assessment,
-    podmonitors: bool,
-) -> None:
+def restart_outdated(runtime: Runtime, ms: MonitoredService, assessment: Assessment) -> None:
     """``restartOutdated``: roll the workloads of pods without the current plan, rate-limited."""
     if ms.spec.injection.mode != "webhook" or not ms.spec.injection.restart_outdated or runtime.reviewer is None:
         return
     injected = assessment.conditions.get("Injected") or {}
     if injected.get("reason") not in ("PodsNotInjected", "PodsOutdated"):
         return
-    owners = set()
-    for pod in pods:
-        owner = owner_of_pod(pod)
-        if owner is None:
-            continue
-        digest = ((pod.get("metadata") or {}).get("annotations") or {}).get(INJECTED_ANNOTATION)
-        if digest != plan_for(ms, pod, owner, ms.namespace, podmonitors=podmonitors).digest:
-            owners.add(owner)
-    for owner in sorted(owners, key=lambda w: (w.kind, w.name)):
+    for owner in assessment.stale_workloads:
         key = f"{ms.namespace}/{owner.kind}/{owner.name}"
         if runtime.restarts.allow(key, time.monotonic(), runtime.options.restart_min_interval):
             try:
