@@ -33,8 +33,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	cmscheme "github.com/cert-manager/cert-manager/pkg/client/clientset/versioned/scheme"
@@ -58,6 +56,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"otelwire.io/tests/partners/certmanager/internal/signals"
 )
 
 type options struct {
@@ -67,7 +67,7 @@ type options struct {
 }
 
 func main() {
-	ctx, exit := setupExitHandler(context.Background())
+	ctx, exit := signals.SetupExitHandler(context.Background())
 	defer exit()
 
 	logf.InitLogs()
@@ -186,20 +186,4 @@ func run(ctx context.Context, opts options) error {
 		return fmt.Errorf("error running manager: %v", err)
 	}
 	return nil
-}
-
-// setupExitHandler mirrors internal/cmd/util/signal.go (SetupExitHandler with GracefulShutdown),
-// an internal package: the first SIGINT or SIGTERM cancels the context so the manager stops; a
-// second one exits at once with status 130.
-func setupExitHandler(parent context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(parent)
-	c := make(chan os.Signal, 2)
-	signal.Notify(c, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		sig := (<-c).(syscall.Signal)
-		cancel(fmt.Errorf("received signal %d", int(sig)))
-		<-c
-		os.Exit(130)
-	}()
-	return ctx, func() { signal.Stop(c) }
 }

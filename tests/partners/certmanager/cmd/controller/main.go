@@ -32,9 +32,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/cert-manager/cert-manager/pkg/controller"
@@ -60,6 +58,8 @@ import (
 	_ "github.com/cert-manager/cert-manager/pkg/controller/certificates/requestmanager"
 	_ "github.com/cert-manager/cert-manager/pkg/controller/certificates/revisionmanager"
 	_ "github.com/cert-manager/cert-manager/pkg/controller/certificates/trigger"
+
+	"otelwire.io/tests/partners/certmanager/internal/signals"
 )
 
 // Defaults from internal/apis/config/controller/v1alpha1/defaults.go (v1.21).
@@ -85,7 +85,7 @@ type options struct {
 }
 
 func main() {
-	ctx, exit := setupExitHandler(context.Background())
+	ctx, exit := signals.SetupExitHandler(context.Background())
 	defer exit()
 
 	logf.InitLogs()
@@ -194,20 +194,4 @@ func run(rootCtx context.Context, opts options) error {
 	ctx.KubeSharedInformerFactory.Shutdown()
 	ctx.SharedInformerFactory.Shutdown()
 	return nil
-}
-
-// setupExitHandler mirrors internal/cmd/util/signal.go (SetupExitHandler with GracefulShutdown),
-// an internal package: the first SIGINT or SIGTERM cancels the context so the control loops drain;
-// a second one exits at once with status 130.
-func setupExitHandler(parent context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(parent)
-	c := make(chan os.Signal, 2)
-	signal.Notify(c, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		sig := (<-c).(syscall.Signal)
-		cancel(fmt.Errorf("received signal %d", int(sig)))
-		<-c
-		os.Exit(130)
-	}()
-	return ctx, func() { signal.Stop(c) }
 }
