@@ -50,6 +50,7 @@ from typing import Any
 
 import pytest
 from plane import Component
+from support.waiting import wait_for
 
 # PATH as Debian's images set it (and as Docker/containerd default it): the probe's `chronyc` is found here.
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -186,16 +187,6 @@ def _run(argv: Sequence[str], timeout: float = 30.0) -> subprocess.CompletedProc
     return result
 
 
-def _wait(what: str, check: Any, timeout: float, explain: Any = None) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}" + (f"\n{explain()}" if explain else ""))
-
-
 class Network:
     """A network namespace of its own, loopback up, held open by a sleeping process."""
 
@@ -209,7 +200,7 @@ class Network:
 
     def start(self) -> Network:
         self.holder.start()
-        _wait(f"network namespace {self.name}", lambda: "UP" in self.ip("-o", "link", "show", "lo").stdout, 10)
+        wait_for(f"network namespace {self.name}", lambda: "UP" in self.ip("-o", "link", "show", "lo").stdout, 10, 0.1)
         return self
 
     @property
@@ -311,7 +302,7 @@ class Container:
             self.workdir / "container.log",
         ).start()
         program = Path(self.spec.argv[0]).name[:15]
-        self._pid = _wait(f"{program} to start in the container", self._running, 20, explain=self.log)
+        self._pid = wait_for(f"{program} to start in the container", self._running, 20, 0.1, explain=self.log)
         return self
 
     def _running(self) -> int:

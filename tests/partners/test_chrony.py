@@ -49,6 +49,7 @@ import yaml
 from otelwire.clusterwide import chrony
 from otelwire.options import CHRONY_IMAGE, CHRONY_NAMESPACE, OPERATOR_NAMESPACE
 from plane import Component, Plane, locate_binaries
+from support.waiting import wait_for
 
 from partners import ROOT
 from partners.sandbox import Container, ContainerSpec, Network, container_spec, require_tools
@@ -139,16 +140,6 @@ def _leap(tracking: str) -> str:
     return match.group(1).strip()
 
 
-def _wait_for(what: str, check: Any, timeout: float, explain: Any) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{explain()}")
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """The time host with its references, and four chrony pods started side by side."""
@@ -190,7 +181,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             started.append(running[name])
         # The skewed reference serves only once it has synced (with its offset) to the upstream;
         # a pod asking earlier would see an unsynchronised server and wait 64 s for its next poll.
-        _wait_for(
+        wait_for(
             "the skewed reference to sync to its upstream",
             lambda: "Selected source 127.0.0.1" in running["skewed"].log_path.read_text(),
             30,
@@ -224,7 +215,7 @@ def test_the_daemonset_container_is_ready_once_in_sync(lab: Lab) -> None:
     def ready() -> bool:
         return pod.container.readiness().returncode == 0
 
-    _wait_for("the readiness probe to pass", ready, 40, explain=lambda: pod.log() + pod.tracking())
+    wait_for("the readiness probe to pass", ready, 40, explain=lambda: pod.log() + pod.tracking())
     tracking = pod.tracking()
     assert _leap(tracking) == "Normal" and _offset(tracking) < 0.1, tracking
     log = pod.log()
@@ -240,7 +231,7 @@ def test_the_daemonset_container_is_ready_once_in_sync(lab: Lab) -> None:
 
 def test_readiness_keeps_failing_when_the_node_is_off_by_more_than_max_skew(lab: Lab) -> None:
     pod = lab.pods["skewed"]
-    _wait_for(
+    wait_for(
         "the pod to take the skewed reference",
         lambda: "Selected source 192.0.2.5" in pod.log(),
         40,
@@ -272,7 +263,9 @@ def test_readiness_keeps_failing_when_chrony_never_syncs(lab: Lab) -> None:
 def test_the_layout_before_the_fix_fails_as_real_clusters_showed(lab: Lab) -> None:
     """The sandbox reproduces the kubelet's 0777 emptyDir: chronyd refuses it, as in issue 22."""
     pod = lab.pods["before-fix"]
-    _wait_for("chronyd to judge its socket directory", lambda: "Disabled command socket" in pod.log(), 10, pod.log)
+    wait_for(
+        "chronyd to judge its socket directory", lambda: "Disabled command socket" in pod.log(), 10, explain=pod.log
+    )
     log = pod.log()
     assert "Wrong permissions on /run/chrony" in log
     assert "Disabled command socket /run/chrony/chronyd.sock" in log

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +46,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 )
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, TracesData
+from support.waiting import wait_for
 
 from partners import binary
 
@@ -200,14 +201,6 @@ class Observed:
         return [line for line in self.log.splitlines() if line.split("\t")[1:2] in (["warn"], ["error"])]
 
 
-def wait_for(what: str, check: Callable[[], bool], timeout: float, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}; collector log:\n{log.read_text()}", pytrace=False)
-        time.sleep(0.05)
-
-
 def run_collector(rules: Path, names: Sequence[str], env: Mapping[str, str], tmp_path: Path) -> Observed:
     """Start the collector with the user's config and ``rules``, send ``names`` in every signal, stop it."""
     otelcol = binary("otelcol", "otelcol")
@@ -231,7 +224,7 @@ def run_collector(rules: Path, names: Sequence[str], env: Mapping[str, str], tmp
                 pytest.fail(f"the collector exited with {proc.returncode}:\n{log.read_text()}", pytrace=False)
             return "Everything is ready" in log.read_text()
 
-        wait_for("the collector to start", ready, 30, log)
+        wait_for("the collector to start", ready, 30, 0.05, explain=log.read_text)
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only, never a proxy
         for signal, body in requests(names).items():
             request = urllib.request.Request(
@@ -246,7 +239,7 @@ def run_collector(rules: Path, names: Sequence[str], env: Mapping[str, str], tmp
             def arrived(path: Path = out / f"{signal}.pb", signal: str = signal) -> bool:
                 return len(read_resources(path, signal)) >= len(names)
 
-            wait_for(f"{len(names)} {signal} resources", arrived, 30, log)
+            wait_for(f"{len(names)} {signal} resources", arrived, 30, 0.05, explain=log.read_text)
     finally:
         proc.terminate()
         try:

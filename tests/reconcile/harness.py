@@ -20,13 +20,14 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 from plane import Plane
+from support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD = ROOT / "crds" / "monitoredservices.otelwire.io.yaml"
@@ -36,25 +37,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def wait_for(
-    what: str,
-    check: Callable[[], Any],
-    timeout: float = 60.0,
-    interval: float = 0.3,
-    explain: Callable[[], Any] | None = None,
-) -> Any:
-    """Poll ``check`` until truthy; on timeout say what was seen last (``explain`` adds context)."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    context = f"; {explain()!r}" if explain is not None else ""
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r}{context})")
 
 
 class Collector:
