@@ -37,7 +37,6 @@ import copy
 import re
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ import yaml
 from otelwire.clusterwide import chrony
 from otelwire.options import CHRONY_IMAGE, CHRONY_NAMESPACE, OPERATOR_NAMESPACE
 from plane import Component, Plane, locate_binaries
+from support.rendering import render as render_objects
 from support.waiting import wait_for
 
 from partners import ROOT
@@ -69,15 +69,9 @@ spec:
 """
 
 
-def render(tmp: Path, servers: str) -> list[dict[str, Any]]:
+def render(servers: str) -> list[dict[str, Any]]:
     """What ``otelwire render --generated`` prints for a MonitoredService with clock sync."""
-    tmp.mkdir(parents=True, exist_ok=True)
-    source = tmp / "payments.yaml"
-    source.write_text(MONITORED_SERVICE)
-    command = [sys.executable, "-m", "otelwire.cli.main", "render", "--generated", "-f", str(source)]
-    result = subprocess.run([*command, "--chrony-servers", servers], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return [d for d in yaml.safe_load_all(result.stdout) if d]
+    return render_objects([yaml.safe_load(MONITORED_SERVICE)], "--generated", "--chrony-servers", servers).documents
 
 
 def daemonset(objects: list[dict[str, Any]]) -> dict[str, Any]:
@@ -188,7 +182,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             explain=lambda: running["skewed"].log_tail(),
         )
         servers = {"synced": "192.0.2.1", "skewed": "192.0.2.5", "unreachable": "192.0.2.9", "before-fix": "127.0.0.1"}
-        rendered = {name: render(workdir / f"render-{name}", server) for name, server in servers.items()}
+        rendered = {name: render(server) for name, server in servers.items()}
         pods: dict[str, Pod] = {}
         for name in servers:
             objects = rendered[name]
@@ -323,7 +317,7 @@ def test_pod_security_admits_the_chrony_pod_only_at_privileged(
     if level is not None:
         labels["pod-security.kubernetes.io/enforce"] = level
     namespace = plane.create_namespace(f"psa-{like}-{level or 'installed'}", labels=labels)
-    template = daemonset(render(tmp_path, "192.0.2.1"))["spec"]["template"]
+    template = daemonset(render("192.0.2.1"))["spec"]["template"]
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {**template["metadata"], "name": "chronyd"}}
     pod["metadata"]["namespace"] = namespace
     pod["spec"] = template["spec"]

@@ -22,7 +22,6 @@ import os
 import socket
 import struct
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -46,6 +45,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 )
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, TracesData
+from support.rendering import render
 from support.waiting import wait_for
 
 from partners import binary
@@ -71,23 +71,11 @@ def monitored_service(name: str, aliases: Sequence[str]) -> dict[str, object]:
 
 def shipped_rules(tmp_path: Path, services: Mapping[str, Sequence[str]]) -> Path:
     """``otelwire-aliases.yaml`` from ``otelwire render --generated``, written to a file for ``--config``."""
-    manifests = tmp_path / "manifests.yaml"
-    manifests.write_text(yaml.safe_dump_all([monitored_service(n, a) for n, a in services.items()]))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTELWIRE_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "otelwire.cli.main", "render", "--generated", "-f", str(manifests)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    manifests = [monitored_service(n, a) for n, a in services.items()]
     (configmap,) = [
         doc
-        for doc in yaml.safe_load_all(done.stdout)
-        if doc and doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == "otelwire-collector-rules"
+        for doc in render(manifests, "--generated", cwd=REPO).of_kind("ConfigMap")
+        if doc["metadata"]["name"] == "otelwire-collector-rules"
     ]
     rules = tmp_path / "otelwire-aliases.yaml"
     rules.write_text(configmap["data"]["otelwire-aliases.yaml"])

@@ -39,7 +39,6 @@ import functools
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,8 +50,9 @@ from jsonpatch import apply_patch
 from otelwire.plan import attributes, owner_of_pod, plan_for
 from otelwire.spec import MonitoredService, parse_monitored_service
 from otelwire.webhook.reviewing import Reviewer
+from support.rendering import render as render_objects
 
-from partners import ROOT, binary, files
+from partners import binary, files
 
 NS = "shop"
 SERVICE = "payments"  # the MonitoredService's service name; the pods' `app` label says otherwise
@@ -336,20 +336,8 @@ def webhook(reviewer: Reviewer, pod: Mapping[str, Any]) -> tuple[dict[str, Any],
 
 def render(objects: Sequence[Mapping[str, Any]], home: Path) -> tuple[list[dict[str, Any]], str]:
     """``otelwire render -f -`` as a user runs it: the rendered workloads and the warnings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTELWIRE_")}
-    env["PYTHONPATH"] = str(ROOT / "operator")
-    done = subprocess.run(
-        [sys.executable, "-m", "otelwire.cli.main", "render", "-f", "-"],
-        input=yaml.safe_dump_all(objects, sort_keys=False),
-        capture_output=True,
-        text=True,
-        cwd=home,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return [d for d in yaml.safe_load_all(done.stdout) if d], done.stderr
+    rendered = render_objects(objects, cwd=home)
+    return rendered.documents, rendered.warnings
 
 
 # ---------------------------------------------------------------- the orders

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ import yaml
 from dashboards.prometheus import Prometheus, free_port
 from partners import binary, files
 from plane import Plane
+from support.rendering import render
 
 from reconcile.harness import (
     ROOT,
@@ -113,14 +113,7 @@ def _podmonitor(plane: Plane, ns: str, name: str) -> dict[str, Any] | None:
 
 def _rendered_podmonitor(ms: dict[str, Any]) -> dict[str, Any]:
     """The PodMonitor ``otelwire render --generated --podmonitors`` prints for ``ms``."""
-    out = subprocess.run(
-        [sys.executable, "-m", "otelwire.cli.main", "render", "--generated", "--podmonitors", "-f", "-"],
-        input=yaml.safe_dump(ms),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    (found,) = [d for d in yaml.safe_load_all(out) if d and d.get("kind") == "PodMonitor"]
+    (found,) = render([ms], "--generated", "--podmonitors").of_kind("PodMonitor")
     return dict(found)
 
 

@@ -8,11 +8,10 @@ them Running.  Nothing here is mocked.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import yaml
 from plane import Plane
+from support.rendering import render
 
 from reconcile.harness import (
     Collector,
@@ -29,14 +28,7 @@ from reconcile.harness import (
 
 
 def _rendered_env(ms: dict, workload: dict) -> list[dict]:
-    out = subprocess.run(
-        [sys.executable, "-m", "otelwire.cli.main", "render", "-f", "-"],
-        input=yaml.safe_dump_all([ms, workload]),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rendered = next(d for d in yaml.safe_load_all(out) if d)
+    rendered = render([ms, workload]).documents[0]
     return rendered["spec"]["template"]["spec"]["containers"][0]["env"]
 
 
