@@ -57,6 +57,7 @@ class Options:
     worker_idle_timeout: float = 1.0  # seconds an object's kopf worker waits for its next event
     peering_lifetime: int | None = None  # seconds a replica's peering record stays valid (None: kopf's 60)
     watch_namespaces: tuple[str, ...] = ()  # served namespaces (empty: the whole cluster); kopf patterns allowed
+    api_connections: int | None = None  # kopf's connection bound (0: unbounded; None: from the namespaces served)
 
     @property
     def namespace_patterns(self) -> bool:
@@ -97,4 +98,5 @@ class Options:
             worker_idle_timeout=max(0.1, _float(env, "OTELWIRE_WORKER_IDLE_TIMEOUT", d.worker_idle_timeout)),
             peering_lifetime=max(1, int(lifetime)) if lifetime else None,
             watch_namespaces=tuple(ns for ns in env.get("OTELWIRE_WATCH_NAMESPACES", "").split(",") if ns),
+            api_connections=max(0, int(connections)) if (connections := env.get("OTELWIRE_API_CONNECTIONS")) else None,
         )

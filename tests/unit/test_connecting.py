@@ -20,5 +20,7 @@ def test_namespace_patterns_leave_the_pool_unbounded() -> None:
 
 
 def test_explicit_setting_wins() -> None:
-    assert connection_limit(Options.from_env({"OTELWIRE_WATCH_NAMESPACES": "a"}), "40") == 40
-    assert connection_limit(Options.from_env({}), "0") == 0
+    assert (
+        connection_limit(Options.from_env({"OTELWIRE_WATCH_NAMESPACES": "a", "OTELWIRE_API_CONNECTIONS": "40"})) == 40
+    )
+    assert connection_limit(Options.from_env({"OTELWIRE_API_CONNECTIONS": "0"})) == 0

@@ -18,7 +18,6 @@ for them on top of the requests.
 from __future__ import annotations
 
 import asyncio
-import os
 import ssl
 from typing import Any
 
@@ -33,10 +32,10 @@ REQUEST_CONNECTIONS = 16  # concurrent non-watch requests: kopf's 8 workers' pat
 STREAMS_PER_NAMESPACE = 3  # MonitoredServices, and a margin (peering, namespaces); pods: ``observe.pods``
 
 
-def connection_limit(options: Options, explicit: str = "") -> int:
+def connection_limit(options: Options) -> int:
     """``OTELWIRE_API_CONNECTIONS`` if set (0: unbounded), else room for the watch streams plus the requests."""
-    if explicit:
-        return max(0, int(explicit))
+    if options.api_connections is not None:
+        return options.api_connections
     if options.namespace_patterns:
         return 0  # patterns: the number of watch streams is unknown, never starve one
     return REQUEST_CONNECTIONS + STREAMS_PER_NAMESPACE * max(1, len(options.watch_namespaces))
@@ -97,14 +96,13 @@ def ssl_context(config: ApiConfig, info: kopf.ConnectionInfo) -> ssl.SSLContext:
 def session(
     config: ApiConfig,
     options: Options,
-    explicit_limit: str = "",
     info: kopf.ConnectionInfo | None = None,
     context: ssl.SSLContext | None = None,
 ) -> kopf.AiohttpSession:
     """kopf's session for ``config`` (on the event loop: aiohttp binds to it).  ``info`` and
     ``context``, when given, were made beforehand in a thread (an exec plugin may run)."""
     info = info or connection_info(config)
-    limit = connection_limit(options, explicit_limit)
+    limit = connection_limit(options)
     client = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=limit, ssl=context or ssl_context(config, info)),
         headers=info.as_http_headers(),
@@ -127,4 +125,4 @@ async def login(*, memo: kopf.Memo, **_: Any) -> kopf.AiohttpSession | None:
     options = runtime.options if runtime is not None else Options.from_env()
     info = await asyncio.to_thread(connection_info, config)  # may run an exec plugin
     context = await asyncio.to_thread(ssl_context, config, info)
-    return session(config, options, os.environ.get("OTELWIRE_API_CONNECTIONS", ""), info, context)
+    return session(config, options, info, context)
