@@ -44,6 +44,7 @@ from otelwire.observe.mirror import Lookup, Mirror
 from otelwire.observe.pods import PodWatch
 from otelwire.observe.probing import Prober
 from otelwire.options import Options
+from otelwire.reconcile import reconciling
 from otelwire.reconcile.landings import service_key
 from otelwire.reconcile.reassessing import SETTLE, Reassessor
 from otelwire.reconcile.runtime import Runtime
@@ -96,10 +97,7 @@ async def configure(*, settings: kopf.OperatorSettings, memo: kopf.Memo, **kwarg
             await asyncio.to_thread(ensure_peering, kube, settings.peering.name, list(options.watch_namespaces))
     runtime = memo.runtime = _runtime(options, config, kube, reviewer, index_ready)
     if reviewer is not None:  # the webhook plans for one scrape path per pod from the start
-        try:
-            reviewer.podmonitors = await asyncio.to_thread(runtime.podmonitors.available)
-        except KubeError as error:
-            logger.warning("could not discover the Prometheus Operator's API: %s", error)
+        await asyncio.to_thread(reconciling.discover_podmonitors, runtime)
     runtime.reassessor = Reassessor(
         services.reassessment(runtime),
         runtime.executor,
