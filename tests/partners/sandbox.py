@@ -119,7 +119,8 @@ def container_spec(objects: Sequence[Mapping[str, Any]], kind: str, container: s
         "capabilities without drop: [ALL] (the runtime's default set is not modelled)",
     )
     uid = security.get("runAsUser", pod_security.get("runAsUser"))
-    _refuse(uid is None, "no runAsUser: the image's USER is not known here")
+    if uid is None:
+        raise Unsupported("no runAsUser: the image's USER is not known here")
     gid = security.get("runAsGroup", pod_security.get("runAsGroup", 0))
     _refuse(pod_security.get("supplementalGroups") or pod_security.get("fsGroup") is not None, "groups")
     volumes = {v["name"]: v for v in pod.get("volumes") or []}

@@ -318,7 +318,7 @@ def test_pod_security_admits_the_chrony_pod_only_at_privileged(
         labels["pod-security.kubernetes.io/enforce"] = level
     namespace = plane.create_namespace(f"psa-{like}-{level or 'installed'}", labels=labels)
     template = daemonset(render("192.0.2.1"))["spec"]["template"]
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {**template["metadata"], "name": "chronyd"}}
+    pod: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod", "metadata": {**template["metadata"], "name": "chronyd"}}
     pod["metadata"]["namespace"] = namespace
     pod["spec"] = template["spec"]
     result = plane.kubectl(
